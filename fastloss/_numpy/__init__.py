@@ -1,0 +1,75 @@
+"""The NumPy backend: every loss in plain NumPy, with the kernels' exact semantics.
+
+Each loss contributes one function (in ``regression.py`` / ``classification.py``)
+
+    fn(y_true, y_pred, params) -> RowResult(loss, grad, weight, valid)
+
+on 2-D ``(n_rows, k)`` predictions (labels: 1-D ``(n_rows,)``), where ``loss`` is the
+per-sample loss (float64), ``grad`` is d loss_row / d y_pred (y_pred's dtype), ``weight`` an
+extra per-sample weight (class weights) or None and ``valid`` a mask of the samples that
+count (``ignore_index``) or None.  :func:`reduce` then applies ``sample_weight`` and the
+reduction exactly as the compiled kernels do.
+"""
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from .._validation import check_weights_finite
+
+
+class RowResult(NamedTuple):
+    loss: np.ndarray
+    grad: np.ndarray
+    weight: Optional[np.ndarray] = None
+    valid: Optional[np.ndarray] = None
+
+
+def elementwise(elem, mean_last_axis=True):
+    """Lift ``elem(t, p, params) -> (loss, dloss/dp)`` on elements to a row function."""
+    def rows(y_true, y_pred, params):
+        with np.errstate(all="ignore"):
+            loss, grad = elem(y_true, y_pred, params)
+            k = y_pred.shape[1]
+            row = loss.sum(axis=1, dtype=np.float64)
+            if mean_last_axis and k > 1:
+                row /= k
+                grad = grad / y_pred.dtype.type(k)
+        return RowResult(row, grad.astype(y_pred.dtype, copy=False))
+    rows.__name__ = elem.__name__
+    rows.__doc__ = elem.__doc__
+    return rows
+
+
+def reduce(result, sample_weight, reduction_code):
+    """Apply weights and the reduction; return (value, gradient 2-D)."""
+    loss, grad, extra, valid = result
+    weighted = sample_weight is not None or extra is not None
+    w = None
+    if sample_weight is not None:
+        check_weights_finite(sample_weight, "sample_weight")
+        w = sample_weight
+    if extra is not None:
+        w = extra if w is None else w * extra
+    count = loss.shape[0]
+    with np.errstate(all="ignore"):
+        if valid is not None:
+            loss = np.where(valid, loss, 0.0)
+            grad = np.where(valid[:, None], grad, grad.dtype.type(0))
+            if w is not None:
+                w = np.where(valid, w, 0.0)
+            count = int(valid.sum())
+        weighted_loss = loss if w is None else loss * w
+        if reduction_code in (0, 1):        # none, sum
+            denom = 1.0
+        elif reduction_code == 2:           # mean
+            denom = float(w.sum()) if weighted else float(count)
+        else:                               # sum_over_batch_size
+            denom = float(count)
+        scale = 1.0 / denom if denom != 0.0 else 0.0
+        factor = scale if w is None else w * scale
+        if np.ndim(factor):
+            factor = factor[:, None]
+        grad = (grad * factor).astype(grad.dtype, copy=False)
+        if reduction_code == 0:
+            return weighted_loss, grad
+        return float(np.sum(weighted_loss) / denom) if denom != 0.0 else float("nan"), grad

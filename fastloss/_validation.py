@@ -1,0 +1,219 @@
+"""Argument checks and dtype rules, shared by both backends.
+
+Every check raises before any kernel touches memory, with a message that names the argument
+and says what was expected.  The common case (C-contiguous float32/float64 arrays) goes
+through with a handful of attribute reads.
+"""
+import math
+import numbers
+
+import numpy as np
+
+REDUCTIONS = ("mean", "sum", "none", "sum_over_batch_size")
+REDUCTION_CODES = {"none": 0, "sum": 1, "mean": 2, "sum_over_batch_size": 3}
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+
+
+def _as_array(x, name):
+    if type(x) is np.ndarray:
+        return x
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, unconvertible objects
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from None
+
+
+def _numeric_kind(arr, name):
+    kind = arr.dtype.kind
+    if kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers (float, int or bool); "
+                        f"got dtype {arr.dtype}")
+    return kind
+
+
+def prediction(y_pred, name="y_pred"):
+    """Return (array in its compute dtype, C-contiguous; dtype the gradient is returned in).
+
+    float32/float64 are computed natively; float16 in float32 (returned as float16);
+    integers and bools in float64.
+    """
+    y_pred = _as_array(y_pred, name)
+    dt = y_pred.dtype
+    if dt is _F64 or dt is _F32 or dt == _F64 or dt == _F32:
+        result_dtype = compute = dt
+    else:
+        kind = _numeric_kind(y_pred, name)
+        if kind == "f" and dt.itemsize <= 4:
+            compute, result_dtype = _F32, dt
+        else:
+            compute = result_dtype = _F64
+    if y_pred.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension (a batch); got a scalar")
+    if y_pred.size == 0:
+        raise ValueError(f"{name} is an empty batch (shape {y_pred.shape})")
+    if dt != compute or not y_pred.flags.c_contiguous:
+        y_pred = np.ascontiguousarray(y_pred, dtype=compute)
+    return y_pred, result_dtype
+
+
+def target_like(y_true, y_pred, name="y_true"):
+    """Targets of the same shape as y_pred, cast to its compute dtype."""
+    y_true = _as_array(y_true, name)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"{name} has shape {y_true.shape} but y_pred has shape "
+                         f"{y_pred.shape}; they must match")
+    if y_true.dtype != y_pred.dtype:
+        _numeric_kind(y_true, name)
+        return np.ascontiguousarray(y_true, dtype=y_pred.dtype)
+    if not y_true.flags.c_contiguous:
+        return np.ascontiguousarray(y_true)
+    return y_true
+
+
+def labels(y_true, y_pred, name="y_true"):
+    """Integer class labels of shape y_pred.shape[:-1], as C-contiguous int64."""
+    y_true = _as_array(y_true, name)
+    kind = y_true.dtype.kind
+    if kind not in "iub":
+        if kind == "f":
+            raise TypeError(f"{name} must hold integer class labels, got dtype {y_true.dtype};"
+                            f" cast with .astype(int), or use categorical_cross_entropy for "
+                            f"probability targets")
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y_true.dtype}")
+    if y_true.shape != y_pred.shape[:-1]:
+        raise ValueError(f"{name} has shape {y_true.shape}; integer labels must have shape "
+                         f"y_pred.shape[:-1] = {y_pred.shape[:-1]}")
+    if kind == "u" and y_true.dtype.itemsize == 8 and y_true.size and y_true.max() > 2**62:
+        raise ValueError(f"{name} holds labels too large to be class indices")
+    if y_true.dtype != _I64 or not y_true.flags.c_contiguous:
+        y_true = np.ascontiguousarray(y_true, dtype=_I64)
+    return y_true
+
+
+def sample_weight(weight, per_sample_shape, name="sample_weight"):
+    """float64 C-contiguous weights of the per-sample shape (broadcasting allowed)."""
+    w = _as_array(weight, name)
+    _numeric_kind(w, name)
+    if w.shape != per_sample_shape:
+        try:
+            w = np.broadcast_to(w, per_sample_shape)
+        except ValueError:
+            raise ValueError(f"{name} has shape {w.shape}; it must have the shape of the "
+                             f"per-sample losses {per_sample_shape} (or broadcast to it)"
+                             ) from None
+    if w.dtype != _F64 or not w.flags.c_contiguous:
+        w = np.ascontiguousarray(w, dtype=_F64)
+    return w
+
+
+def check_weights_finite(w, name):
+    """NumPy-backend twin of the kernel's weight check."""
+    bad = ~((w >= 0) & np.isfinite(w))
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(f"{name} must be finite and >= 0; {name}[{i}] = {w.ravel()[i]}")
+
+
+def out_buffer(out, shape, dtype, name="out"):
+    if type(out) is not np.ndarray:
+        raise ValueError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"{name} has shape {out.shape}; the gradient has shape {shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"{name} has dtype {out.dtype}; the gradient has dtype {dtype}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writable")
+    return out
+
+
+def n_threads(value):
+    """None -> 0 (library default); a positive int -> itself."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"n_threads must be None or an int >= 1, got {value!r}")
+    return int(value)
+
+
+def reduction_code(reduction):
+    try:
+        return REDUCTION_CODES[reduction]
+    except (KeyError, TypeError):
+        raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}; "
+                         f"got {reduction!r}") from None
+
+
+# ---- parameter validators (used by the registry) ----
+
+def positive_float(name):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+        value = float(value)
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        return value
+    return check
+
+
+def unit_interval(name):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+        value = float(value)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+        return value
+    return check
+
+
+def boolean(name):
+    def check(value):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+        return bool(value)
+    return check
+
+
+def optional_eps(name):
+    def check(value):
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{name} must be None or a number in (0, 0.5), got {value!r}")
+        value = float(value)
+        if not 0.0 < value < 0.5:
+            raise ValueError(f"{name} must be in (0, 0.5), got {value!r}")
+        return value
+    return check
+
+
+def optional_int(name):
+    def check(value):
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"{name} must be None or an int, got {value!r}")
+        return int(value)
+    return check
+
+
+def optional_class_weight(name):
+    def check(value):
+        if value is None:
+            return None
+        w = _as_array(value, name)
+        _numeric_kind(w, name)
+        if w.ndim != 1 or w.size == 0:
+            raise ValueError(f"{name} must be a 1-D array with one weight per class, "
+                             f"got shape {w.shape}")
+        w = np.ascontiguousarray(w, dtype=_F64)
+        check_weights_finite(w, name)
+        w.flags.writeable = False
+        return w
+    return check

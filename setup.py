@@ -1,0 +1,99 @@
+"""Build of fastloss's compiled kernels: only what pyproject.toml cannot say.
+
+* OpenMP: used when the compiler accepts ``-fopenmp`` (probed by compiling and linking a tiny
+  program); otherwise the kernels build serially and ``fastloss.show_config()`` says so.
+* Flags: ``-O3 -fno-math-errno`` and nothing CPU-specific, so a wheel built here runs on any
+  x86-64.  Never ``-ffast-math``: it breaks NaN/inf handling and, when linked, changes the
+  floating-point mode of the whole Python process.
+* ``FASTLOSS_EXTRA_CFLAGS`` adds flags (for experiments such as ``-march=native``).
+"""
+import os
+import shlex
+import sys
+import tempfile
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+
+def _compiler_accepts(compiler, flags, source):
+    """Compile and link ``source`` with ``flags``; True if both succeed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as f:
+            f.write(source)
+        try:
+            objects = compiler.compile([src], output_dir=tmp, extra_postargs=flags)
+            compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=flags)
+        except Exception:
+            return False
+    return True
+
+
+OPENMP_PROBE = r"""
+#include <omp.h>
+int main(void) {
+    int n = 0;
+    #pragma omp parallel reduction(+:n)
+    n += omp_get_num_threads() > 0;
+    return n > 0 ? 0 : 1;
+}
+"""
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        compiler = self.compiler
+        ctype = compiler.compiler_type
+        name = "msvc" if ctype == "msvc" else os.path.basename(
+            (getattr(compiler, "compiler_so", None) or ["cc"])[0])
+        version = ""
+        if ctype != "msvc":
+            try:
+                import subprocess
+                out = subprocess.run([compiler.compiler_so[0], "--version"], capture_output=True,
+                                     text=True, timeout=30).stdout
+                version = out.splitlines()[0] if out else ""
+            except Exception:
+                pass
+        label = (version or name).replace('"', "'")
+
+        if ctype == "msvc":
+            cflags, ldflags, omp = ["/O2", "/openmp"], [], ["/openmp"]
+            use_omp = True
+        else:
+            cflags = ["-O3", "-fno-math-errno", "-std=c99"]
+            ldflags = []
+            use_omp = _compiler_accepts(compiler, ["-fopenmp"], OPENMP_PROBE)
+            if use_omp:
+                cflags.append("-fopenmp")
+                ldflags.append("-fopenmp")
+            elif _compiler_accepts(compiler, ["-fopenmp-simd"], "int main(void){return 0;}"):
+                cflags.append("-fopenmp-simd")
+            print(f"fastloss: OpenMP {'on' if use_omp else 'off'} ({label})", file=sys.stderr)
+        cflags += shlex.split(os.environ.get("FASTLOSS_EXTRA_CFLAGS", ""))
+        for ext in self.extensions:
+            ext.extra_compile_args = list(cflags)
+            ext.extra_link_args = list(ldflags)
+            ext.define_macros = list(ext.define_macros or []) + [
+                ("FL_COMPILER", f'"{label}"'),
+                ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+            ]
+        super().build_extensions()
+
+
+extensions = [
+    Extension(
+        "fastloss._kernels",
+        sources=["src/_kernels.pyx"],
+        include_dirs=["src", numpy.get_include()],
+        depends=["src/fl_kernels.h", "src/fl_kernels_impl.h"],
+    ),
+]
+
+setup(
+    ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}),
+    cmdclass={"build_ext": BuildExt},
+)

@@ -1,0 +1,306 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False, embedsignature=True
+"""Compiled kernels of fastloss: one fused pass computes a loss and its gradient.
+
+Design note
+-----------
+* The per-element maths and the innermost loops are in ``fl_kernels.h`` (C), because the
+  loss is accumulated in double precision and only ``#pragma omp simd reduction`` lets the
+  compiler vectorise such a sum without ``-ffast-math``.  This module owns the rest:
+  checking every array before a pointer is taken, the reduction's denominator, the GIL,
+  the threads, and the combination of partial sums.
+* **Determinism.**  The rows are cut into blocks of about ``BLOCK_ELEMENTS`` elements.  Block
+  boundaries depend on the data's shape only, each block's sum is written to its own slot,
+  and the slots are added pairwise in a fixed order after the parallel loop (never an OpenMP
+  ``reduction`` clause, whose combination order depends on the thread count).  So the loss
+  and the gradient are bitwise the same for any number of threads.
+* **Threads.**  ``n_threads <= 0`` means the library default: OpenMP's current maximum
+  (which honours ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits``), capped at the
+  CPUs this process may use, and one thread below ``PARALLEL_MIN_ELEMENTS`` elements, where
+  waking a team costs more than it saves.
+* **Safety.**  Everything the C code will dereference is checked here first: dtypes,
+  contiguity, sizes, labels inside ``[0, n_classes)``, weights finite and non-negative.
+  Python-level validation (``fastloss._validation``) gives the friendlier messages; these
+  checks are the last line and keep a wrong call from reading outside an array.
+"""
+import os
+
+import numpy as np
+cimport numpy as cnp
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
+from libc.math cimport isfinite
+
+cnp.import_array()
+
+cdef extern from "fl_kernels.h" nogil:
+    ctypedef struct fl_args:
+        const void *y_true
+        const void *y_pred
+        void *grad
+        void *per_sample
+        const double *sample_weight
+        const double *class_weight
+        Py_ssize_t k
+        double scale
+        double param[4]
+        int64_t ignore_index
+        int has_ignore
+    ctypedef double (*fl_block_fn)(const fl_args *a, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
+    fl_block_fn fl_get_block(int kernel, int is_double)
+    double fl_pairwise_sum(const double *a, Py_ssize_t n)
+    int omp_get_max_threads()
+    int FL_HAVE_OPENMP
+    const char *FL_COMPILER
+    int FL_N_KERNELS
+    int FL_SCCE_PROB
+    int FL_SCCE_LOGIT
+
+#: Elements per block; block boundaries (and so every partial sum) depend on this only.
+BLOCK_ELEMENTS = 8192
+cdef Py_ssize_t _BLOCK = BLOCK_ELEMENTS
+#: Below this many elements the default thread count is 1.
+PARALLEL_MIN_ELEMENTS = 65536
+cdef Py_ssize_t _PAR_MIN = PARALLEL_MIN_ELEMENTS
+
+cdef int _n_cpus
+try:
+    _n_cpus = len(os.sched_getaffinity(0))
+except (AttributeError, OSError):
+    _n_cpus = os.cpu_count() or 1
+
+REDUCTION_CODES = {"none": 0, "sum": 1, "mean": 2, "sum_over_batch_size": 3}
+cdef enum:
+    RED_NONE = 0
+    RED_SUM = 1
+    RED_MEAN = 2
+    RED_SOBS = 3
+    STACK_BLOCKS = 256
+
+
+def build_info():
+    """Facts about how this extension was built, for ``fastloss.show_config()``."""
+    return {
+        "openmp": bool(FL_HAVE_OPENMP),
+        "compiler": (<bytes>FL_COMPILER).decode(),
+        "block_elements": BLOCK_ELEMENTS,
+        "parallel_min_elements": PARALLEL_MIN_ELEMENTS,
+    }
+
+
+cpdef int default_threads():
+    """Threads a call with ``n_threads=None`` may use on large inputs."""
+    cdef int nt = omp_get_max_threads() if FL_HAVE_OPENMP else 1
+    if nt > _n_cpus:
+        nt = _n_cpus
+    return nt if nt > 0 else 1
+
+
+cdef inline int _is_float(cnp.ndarray a, int typenum):
+    return cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_IS_C_CONTIGUOUS(a)
+
+
+def run(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssize_t k,
+        object grad, object per_sample, object sample_weight, object class_weight,
+        int reduction, double p0=0.0, double p1=0.0, double p2=0.0, double p3=0.0,
+        object ignore_index=None, int n_threads=0):
+    """Run one kernel; return the reduced loss (for ``reduction="none"``: the sum).
+
+    Arrays: ``y_pred`` float32/float64 C-contiguous with ``size = n_rows * k``; ``y_true``
+    the same dtype and size, or int64 labels of size ``n_rows`` for the sparse kernels;
+    ``grad`` None or like ``y_pred`` and writable; ``per_sample`` None or ``n_rows`` of
+    y_pred's dtype; ``sample_weight`` None or ``n_rows`` float64; ``class_weight`` None or
+    ``k`` float64.
+    """
+    cdef int typenum = cnp.PyArray_TYPE(y_pred)
+    cdef int is_double
+    if typenum == cnp.NPY_DOUBLE:
+        is_double = 1
+    elif typenum == cnp.NPY_FLOAT:
+        is_double = 0
+    else:
+        raise TypeError("y_pred must be float32 or float64 for the compiled kernels")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(y_pred):
+        raise ValueError("y_pred must be C-contiguous")
+    cdef fl_block_fn fn = fl_get_block(kernel, is_double)
+    if fn == NULL:
+        raise ValueError(f"unknown kernel {kernel}")
+    cdef Py_ssize_t size = cnp.PyArray_SIZE(y_pred)
+    if k < 1 or size == 0 or size % k != 0:
+        raise ValueError("y_pred is empty or its last axis does not divide its size")
+    cdef Py_ssize_t n_rows = size // k
+    cdef bint sparse = kernel == FL_SCCE_PROB or kernel == FL_SCCE_LOGIT
+
+    if sparse:
+        if not _is_float(y_true, cnp.NPY_INT64) or cnp.PyArray_SIZE(y_true) != n_rows:
+            raise ValueError("y_true must be C-contiguous int64 labels, one per sample")
+    elif not _is_float(y_true, typenum) or cnp.PyArray_SIZE(y_true) != size:
+        raise ValueError("y_true must match y_pred in dtype, size and C order")
+
+    cdef fl_args args
+    args.y_true = cnp.PyArray_DATA(y_true)
+    args.y_pred = cnp.PyArray_DATA(y_pred)
+    args.grad = NULL
+    args.per_sample = NULL
+    args.sample_weight = NULL
+    args.class_weight = NULL
+    args.k = k
+    args.scale = 1.0
+    args.param[0] = p0
+    args.param[1] = p1
+    args.param[2] = p2
+    args.param[3] = p3
+    args.ignore_index = 0
+    args.has_ignore = 0
+
+    cdef cnp.ndarray arr
+    if grad is not None:
+        arr = <cnp.ndarray?>grad
+        if (not _is_float(arr, typenum) or cnp.PyArray_SIZE(arr) != size
+                or not cnp.PyArray_ISWRITEABLE(arr)):
+            raise ValueError("out must be a writable C-contiguous array like y_pred")
+        args.grad = cnp.PyArray_DATA(arr)
+    if per_sample is not None:
+        arr = <cnp.ndarray?>per_sample
+        if (not _is_float(arr, typenum) or cnp.PyArray_SIZE(arr) != n_rows
+                or not cnp.PyArray_ISWRITEABLE(arr)):
+            raise ValueError("per-sample output must be writable, one value per sample")
+        args.per_sample = cnp.PyArray_DATA(arr)
+
+    cdef Py_ssize_t i, bad = -1
+    cdef double wsum = 0.0, w
+    cdef const double *sw = NULL
+    cdef const double *cw = NULL
+    if sample_weight is not None:
+        arr = <cnp.ndarray?>sample_weight
+        if not _is_float(arr, cnp.NPY_DOUBLE) or cnp.PyArray_SIZE(arr) != n_rows:
+            raise ValueError("sample_weight must be float64, one value per sample")
+        sw = <const double *>cnp.PyArray_DATA(arr)
+        args.sample_weight = sw
+    if class_weight is not None:
+        arr = <cnp.ndarray?>class_weight
+        if not _is_float(arr, cnp.NPY_DOUBLE) or cnp.PyArray_SIZE(arr) != k:
+            raise ValueError("class_weight must be float64, one value per class")
+        cw = <const double *>cnp.PyArray_DATA(arr)
+        with nogil:
+            for i in range(k):
+                if not (cw[i] >= 0.0 and isfinite(cw[i])):
+                    bad = i
+                    break
+        if bad >= 0:
+            raise ValueError(f"class_weight must be finite and >= 0; "
+                             f"class_weight[{bad}] = {cw[bad]}")
+        if not sparse:
+            raise ValueError("class_weight is only taken by the sparse kernels")
+        args.class_weight = cw
+
+    # Pre-pass over the (small) per-sample data: check labels and weights and find the
+    # reduction's denominator, so that the fused pass can scale the gradient as it writes it.
+    cdef const int64_t *labels
+    cdef int64_t ign = 0, lab
+    cdef bint has_ign = False
+    cdef Py_ssize_t counted = n_rows
+    cdef bint weighted = sw != NULL or cw != NULL
+    if sparse:
+        if ignore_index is not None:
+            ign = ignore_index
+            has_ign = True
+        args.ignore_index = ign
+        args.has_ignore = has_ign
+        labels = <const int64_t *>cnp.PyArray_DATA(y_true)
+        with nogil:
+            counted = 0
+            for i in range(n_rows):
+                w = 1.0
+                if sw != NULL:
+                    w = sw[i]
+                    if not (w >= 0.0 and isfinite(w)):
+                        bad = -2 - i
+                        break
+                lab = labels[i]
+                if has_ign and lab == ign:
+                    continue
+                if lab < 0 or lab >= k:
+                    bad = i
+                    break
+                counted += 1
+                if cw != NULL:
+                    w = w * cw[lab]
+                wsum += w
+        if bad >= 0:
+            raise ValueError(f"y_true holds label {labels[bad]} at flat index {bad}, outside "
+                             f"[0, {k})" + ("" if not has_ign else f" and not ignore_index={ign}"))
+        if bad <= -2:
+            i = -2 - bad
+            raise ValueError(f"sample_weight must be finite and >= 0; "
+                             f"sample_weight[{i}] = {sw[i]}")
+    elif sw != NULL:
+        with nogil:
+            for i in range(n_rows):
+                w = sw[i]
+                if not (w >= 0.0 and isfinite(w)):
+                    bad = i
+                    break
+                wsum += w
+        if bad >= 0:
+            raise ValueError(f"sample_weight must be finite and >= 0; "
+                             f"sample_weight[{bad}] = {sw[bad]}")
+
+    cdef double denom
+    if reduction == RED_NONE or reduction == RED_SUM:
+        denom = 1.0
+    elif reduction == RED_MEAN:
+        denom = wsum if weighted else <double>counted
+    elif reduction == RED_SOBS:
+        denom = <double>counted
+    else:
+        raise ValueError(f"unknown reduction code {reduction}")
+    # Nothing counted (every label ignored, or all weights 0): the mean is 0/0 = NaN, as in
+    # PyTorch, and the gradient is 0.
+    args.scale = 1.0 / denom if denom != 0.0 else 0.0
+
+    # Blocks and threads.
+    cdef Py_ssize_t rows_per_block = _BLOCK // k
+    if rows_per_block < 1:
+        rows_per_block = 1
+    cdef Py_ssize_t n_blocks = (n_rows + rows_per_block - 1) // rows_per_block
+    cdef int nt
+    if n_threads <= 0:
+        nt = default_threads() if size >= _PAR_MIN else 1
+    else:
+        nt = n_threads
+    if nt > n_blocks:
+        nt = <int>n_blocks
+
+    cdef double stack_partial[STACK_BLOCKS]
+    cdef double *partial = stack_partial
+    if n_blocks > STACK_BLOCKS:
+        partial = <double *>malloc(n_blocks * sizeof(double))
+        if partial == NULL:
+            raise MemoryError()
+    cdef Py_ssize_t b, r0, r1
+    cdef double total
+    try:
+        with nogil:
+            if nt <= 1:
+                for b in range(n_blocks):
+                    r0 = b * rows_per_block
+                    r1 = r0 + rows_per_block
+                    if r1 > n_rows:
+                        r1 = n_rows
+                    partial[b] = fn(&args, r0, r1)
+            else:
+                for b in prange(n_blocks, schedule="static", num_threads=nt):
+                    r0 = b * rows_per_block
+                    r1 = r0 + rows_per_block
+                    if r1 > n_rows:
+                        r1 = n_rows
+                    partial[b] = fn(&args, r0, r1)
+            total = fl_pairwise_sum(partial, n_blocks)
+    finally:
+        if partial != stack_partial:
+            free(partial)
+    if reduction == RED_NONE or reduction == RED_SUM:
+        return total
+    return total / denom

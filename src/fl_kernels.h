@@ -1,0 +1,149 @@
+/*
+ * fastloss kernels: the per-element maths and the fused block loops.
+ *
+ * Why this file is C and not Cython
+ * ---------------------------------
+ * Every kernel computes the loss *and* its gradient in one pass and accumulates the loss in
+ * double precision.  Under strict IEEE semantics (we never build with -ffast-math) a compiler
+ * may not reorder a floating-point sum, so a plain `acc += l` loop never vectorises.  OpenMP's
+ * `#pragma omp simd reduction(+:acc)` grants exactly that licence for one loop and nothing
+ * else; Cython cannot emit pragmas, so the innermost loops live here.  Cython (src/_kernels.pyx)
+ * owns everything around them: argument checks, the GIL, the OpenMP `prange` over blocks and
+ * the deterministic combination of block sums.
+ *
+ * How it is laid out
+ * ------------------
+ * - `fl_kernels_impl.h` is a "template" included twice, once with FL_T = float and once with
+ *   FL_T = double.  It holds, per loss, one tiny `static inline` function that maps
+ *   (target, prediction) to (loss, d loss / d prediction), and the loops that walk a block of
+ *   rows.  Loops take the per-element function as an argument and are `always_inline`, so
+ *   the compiler sees a direct call and inlines the maths into the vectorised loop: the maths
+ *   is written once, the loops are written once, and there is no function pointer in the hot
+ *   loop.
+ * - A block function (`fl_<kernel>_<f32|f64>`) handles rows [r0, r1) and returns the sum of
+ *   the weighted per-sample losses of those rows.  The Cython layer calls one per block.
+ */
+#ifndef FASTLOSS_KERNELS_H
+#define FASTLOSS_KERNELS_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#define FL_HAVE_OPENMP 1
+#else
+#define FL_HAVE_OPENMP 0
+static inline int omp_get_max_threads(void) { return 1; }
+static inline int omp_get_thread_num(void) { return 0; }
+#endif
+
+#ifndef FL_COMPILER
+#define FL_COMPILER "unknown"
+#endif
+
+#if defined(__GNUC__)
+#define FL_INLINE static inline __attribute__((always_inline))
+#else
+#define FL_INLINE static inline
+#endif
+
+/* Kernel identifiers: the Python registry refers to kernels by these numbers. */
+enum {
+    FL_MSE = 0,
+    FL_MAE = 1,
+    FL_HUBER = 2,
+    FL_BCE_PROB = 3,        /* binary cross-entropy on probabilities */
+    FL_BCE_LOGIT = 4,       /* binary cross-entropy on logits */
+    FL_CCE_PROB = 5,        /* categorical cross-entropy, probability targets, probability inputs */
+    FL_CCE_LOGIT = 6,       /* categorical cross-entropy, probability targets, logits */
+    FL_SCCE_PROB = 7,       /* sparse categorical cross-entropy, integer labels, probabilities */
+    FL_SCCE_LOGIT = 8,      /* sparse categorical cross-entropy, integer labels, logits */
+    FL_N_KERNELS = 9
+};
+
+/*
+ * Everything a block function needs.  Pointers may be NULL where the feature is off.
+ * `param` holds the loss parameters; each loss documents which slot means what.
+ */
+typedef struct {
+    const void *y_true;          /* targets: y_pred's dtype, or int64 labels for sparse kernels */
+    const void *y_pred;          /* predictions, C-contiguous, shape (n_rows, k) */
+    void *grad;                  /* d(reduced loss)/d y_pred, same layout; NULL: value only */
+    void *per_sample;            /* weighted per-sample losses (reduction "none"); NULL: skip */
+    const double *sample_weight; /* one per row, or NULL */
+    const double *class_weight;  /* one per class (sparse kernels), or NULL */
+    ptrdiff_t k;                 /* length of the last axis */
+    double scale;                /* gradient scale 1/D of the reduction */
+    double param[4];             /* loss parameters */
+    int64_t ignore_index;        /* sparse kernels: label to skip */
+    int has_ignore;
+} fl_args;
+
+typedef double (*fl_block_fn)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1);
+
+/* Sum a[0..n) pairwise, in a fixed order: deterministic and accurate. */
+static double fl_pairwise_sum(const double *a, ptrdiff_t n)
+{
+    if (n <= 8) {
+        double s = 0.0;
+        for (ptrdiff_t i = 0; i < n; ++i) s += a[i];
+        return s;
+    }
+    ptrdiff_t h = n / 2;
+    return fl_pairwise_sum(a, h) + fl_pairwise_sum(a + h, n - h);
+}
+
+/* ---- instantiate the dtype templates ---- */
+#define FL_T float
+#define FL_SUF f32
+#define FL_EXP expf
+#define FL_LOG logf
+#define FL_LOG1P log1pf
+#define FL_FABS fabsf
+#define FL_FMAX fmaxf
+#include "fl_kernels_impl.h"
+#undef FL_T
+#undef FL_SUF
+#undef FL_EXP
+#undef FL_LOG
+#undef FL_LOG1P
+#undef FL_FABS
+#undef FL_FMAX
+
+#define FL_T double
+#define FL_SUF f64
+#define FL_EXP exp
+#define FL_LOG log
+#define FL_LOG1P log1p
+#define FL_FABS fabs
+#define FL_FMAX fmax
+#include "fl_kernels_impl.h"
+#undef FL_T
+#undef FL_SUF
+#undef FL_EXP
+#undef FL_LOG
+#undef FL_LOG1P
+#undef FL_FABS
+#undef FL_FMAX
+
+/* Block function for (kernel, dtype); dtype 0 = float32, 1 = float64.  NULL if unknown. */
+static inline fl_block_fn fl_get_block(int kernel, int is_double)
+{
+    static const fl_block_fn table[FL_N_KERNELS][2] = {
+        {fl_mse_f32, fl_mse_f64},
+        {fl_mae_f32, fl_mae_f64},
+        {fl_huber_f32, fl_huber_f64},
+        {fl_bce_prob_f32, fl_bce_prob_f64},
+        {fl_bce_logit_f32, fl_bce_logit_f64},
+        {fl_cce_prob_f32, fl_cce_prob_f64},
+        {fl_cce_logit_f32, fl_cce_logit_f64},
+        {fl_scce_prob_f32, fl_scce_prob_f64},
+        {fl_scce_logit_f32, fl_scce_logit_f64},
+    };
+    if (kernel < 0 || kernel >= FL_N_KERNELS) return NULL;
+    return table[kernel][is_double ? 1 : 0];
+}
+
+#endif /* FASTLOSS_KERNELS_H */
