@@ -1,0 +1,159 @@
+"""Every bad input raises the documented exception with a message naming the argument,
+on both backends, before any kernel touches memory."""
+import numpy as np
+import pytest
+
+import fastloss as fl
+
+rng = np.random.default_rng(0)
+Y = rng.normal(size=(6, 3))
+P = rng.normal(size=(6, 3))
+LABELS = np.array([0, 1, 2, 0, 1, 2])
+Z = rng.normal(size=(6, 3))
+
+mse, huber, bce = fl.mse, fl.huber, fl.binary_cross_entropy
+cce, scce = fl.categorical_cross_entropy, fl.sparse_categorical_cross_entropy
+
+
+def readonly(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+# (id, call, exception, words the message must contain)
+BAD = [
+    ("shape-mismatch", lambda: mse(Y, P[:5]), ValueError, ["y_true", "shape"]),
+    ("shape-mismatch-transposed", lambda: mse(Y.T, P), ValueError, ["y_true", "shape"]),
+    ("label-too-large", lambda: scce(np.array([0, 1, 3, 0, 1, 2]), Z, from_logits=True),
+     ValueError, ["y_true", "label 3", "[0, 3)"]),
+    ("label-negative", lambda: scce(np.array([0, -1, 2, 0, 1, 2]), Z), ValueError,
+     ["y_true", "label -1"]),
+    ("label-negative-not-the-ignored-one",
+     lambda: scce(np.array([0, -1, 2, 0, 1, 2]), Z, ignore_index=-100), ValueError,
+     ["y_true", "ignore_index"]),
+    ("labels-wrong-shape", lambda: scce(LABELS[:5], Z), ValueError, ["y_true", "shape"]),
+    ("labels-float", lambda: scce(LABELS.astype(float), Z), TypeError, ["y_true", "integer"]),
+    ("out-wrong-shape", lambda: mse.grad(Y, P, out=np.empty((3, 6))), ValueError,
+     ["out", "shape"]),
+    ("out-wrong-dtype", lambda: mse.grad(Y, P, out=np.empty((6, 3), np.float32)), ValueError,
+     ["out", "dtype"]),
+    ("out-not-contiguous", lambda: mse.grad(Y, P, out=np.empty((6, 6))[:, ::2]), ValueError,
+     ["out", "contiguous"]),
+    ("out-fortran", lambda: mse.grad(Y, P, out=np.empty((6, 3), order="F")), ValueError,
+     ["out", "contiguous"]),
+    ("out-readonly", lambda: mse.grad(Y, P, out=readonly(np.empty((6, 3)))), ValueError,
+     ["out", "writable"]),
+    ("out-not-array", lambda: mse.value_and_grad(Y, P, out=[[0.0] * 3] * 6), ValueError,
+     ["out", "ndarray"]),
+    ("weight-negative", lambda: mse(Y, P, sample_weight=[1, 1, -1, 1, 1, 1]), ValueError,
+     ["sample_weight", ">= 0", "sample_weight[2]"]),
+    ("weight-nan", lambda: mse(Y, P, sample_weight=[1, 1, 1, np.nan, 1, 1]), ValueError,
+     ["sample_weight", "finite"]),
+    ("weight-inf", lambda: mse(Y, P, sample_weight=[1, 1, 1, 1, np.inf, 1]), ValueError,
+     ["sample_weight", "finite"]),
+    ("weight-nan-sparse", lambda: scce(LABELS, Z, sample_weight=[1, np.nan, 1, 1, 1, 1]),
+     ValueError, ["sample_weight", "finite"]),
+    ("weight-wrong-shape", lambda: mse(Y, P, sample_weight=np.ones(5)), ValueError,
+     ["sample_weight", "shape"]),
+    ("weight-complex", lambda: mse(Y, P, sample_weight=np.ones(6) * 1j), TypeError,
+     ["sample_weight", "complex"]),
+    ("empty-batch", lambda: mse(np.empty((0, 3)), np.empty((0, 3))), ValueError,
+     ["y_pred", "empty"]),
+    ("empty-1d", lambda: mse([], []), ValueError, ["y_pred", "empty"]),
+    ("empty-classes", lambda: scce(np.zeros(4, int), np.empty((4, 0))), ValueError,
+     ["y_pred", "empty"]),
+    ("scalar-prediction", lambda: mse(1.0, 2.0), ValueError, ["y_pred", "dimension"]),
+    ("unknown-reduction", lambda: mse(Y, P, reduction="average"), ValueError,
+     ["reduction", "'mean'"]),
+    ("reduction-not-string", lambda: mse(Y, P, reduction=None), ValueError, ["reduction"]),
+    ("unknown-loss", lambda: fl.get("mean_squared_errror"), ValueError,
+     ["unknown loss", "mse", "huber"]),
+    ("loss-name-not-string", lambda: fl.get(3), ValueError, ["loss name"]),
+    ("delta-zero", lambda: huber(Y, P, delta=0), ValueError, ["delta", "> 0"]),
+    ("delta-negative", lambda: fl.get("huber", delta=-1.0), ValueError, ["delta"]),
+    ("delta-nan", lambda: huber(Y, P, delta=float("nan")), ValueError, ["delta"]),
+    ("delta-inf", lambda: huber(Y, P, delta=float("inf")), ValueError, ["delta"]),
+    ("delta-string", lambda: huber(Y, P, delta="1"), ValueError, ["delta"]),
+    ("smoothing-above-one", lambda: bce(Y > 0, P, label_smoothing=1.5), ValueError,
+     ["label_smoothing", "[0, 1]"]),
+    ("smoothing-negative", lambda: scce(LABELS, Z, label_smoothing=-0.1), ValueError,
+     ["label_smoothing"]),
+    ("eps-too-large", lambda: bce(Y > 0, np.clip(P, 0, 1), eps=0.7), ValueError, ["eps"]),
+    ("eps-zero", lambda: bce(Y > 0, np.clip(P, 0, 1), eps=0.0), ValueError, ["eps"]),
+    ("from-logits-not-bool", lambda: bce(Y > 0, P, from_logits="yes"), ValueError,
+     ["from_logits"]),
+    ("class-weight-wrong-length", lambda: scce(LABELS, Z, class_weight=[1.0, 2.0]),
+     ValueError, ["class_weight", "3 classes"]),
+    ("class-weight-negative", lambda: scce(LABELS, Z, class_weight=[1.0, -2.0, 1.0]),
+     ValueError, ["class_weight", ">= 0"]),
+    ("class-weight-2d", lambda: cce(np.eye(3)[LABELS], Z, class_weight=np.ones((3, 1))),
+     ValueError, ["class_weight", "1-D"]),
+    ("ignore-index-float", lambda: scce(LABELS, Z, ignore_index=1.5), ValueError,
+     ["ignore_index"]),
+    ("n-threads-zero", lambda: mse(Y, P, n_threads=0), ValueError, ["n_threads"]),
+    ("n-threads-negative", lambda: mse(Y, P, n_threads=-2), ValueError, ["n_threads"]),
+    ("n-threads-float", lambda: mse(Y, P, n_threads=1.5), ValueError, ["n_threads"]),
+    ("n-threads-bool", lambda: mse(Y, P, n_threads=True), ValueError, ["n_threads"]),
+    ("pred-complex", lambda: mse(Y, P * 1j), TypeError, ["y_pred", "complex"]),
+    ("pred-object", lambda: mse(Y, P.astype(object)), TypeError, ["y_pred", "object"]),
+    ("pred-string", lambda: mse(["a", "b"], ["c", "d"]), TypeError, ["y_pred"]),
+    ("true-complex", lambda: mse(Y * 1j, P), TypeError, ["y_true", "complex"]),
+    ("true-string", lambda: mse(np.array(["1", "2"]), np.ones(2)), TypeError, ["y_true"]),
+    ("labels-string", lambda: scce(np.array(["a"] * 6), Z), TypeError, ["y_true", "integer"]),
+    ("pred-ragged", lambda: mse([[1.0], [1.0, 2.0]], [[1.0], [1.0, 2.0]]), ValueError,
+     ["y_pred"]),
+    ("unknown-keyword", lambda: mse(Y, P, delta=1.0), TypeError, ["mse", "delta"]),
+    ("unknown-keyword-get", lambda: fl.get("huber", beta=1.0), TypeError, ["beta"]),
+]
+
+
+@pytest.mark.parametrize("backend", ["cython", "numpy"])
+@pytest.mark.parametrize("call, exc, words", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_raises_naming_the_argument(call, exc, words, backend):
+    with fl.use_backend(backend):
+        with pytest.raises(exc) as info:
+            call()
+    message = str(info.value)
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+
+
+def test_bad_input_leaves_out_buffer_untouched():
+    buf = np.full((6, 3), 7.0)
+    with pytest.raises(ValueError):
+        mse.value_and_grad(Y, P, sample_weight=[1, 1, -1, 1, 1, 1], out=buf)
+    with pytest.raises(ValueError):
+        scce.value_and_grad(np.array([0, 9, 0, 0, 0, 0]), Z, out=buf)
+    assert np.all(buf == 7.0)
+
+
+@pytest.mark.skipif(not fl.config()["compiled_kernels"], reason="kernels not built")
+def test_kernel_entry_point_refuses_inconsistent_arrays():
+    """The last line of defence: the compiled entry point checks what it dereferences."""
+    from fastloss import _kernels as K
+    p = np.zeros((4, 3))
+    cases = [
+        (lambda: K.run(0, np.zeros(5), p, 3, None, None, None, None, 2), "y_true"),
+        (lambda: K.run(0, np.zeros((4, 3), np.float32), p, 3, None, None, None, None, 2),
+         "y_true"),
+        (lambda: K.run(0, p, p, 3, np.zeros(5), None, None, None, 2), "out"),
+        (lambda: K.run(0, p, p, 3, readonly(p), None, None, None, 2), "out"),
+        (lambda: K.run(0, p, p, 3, None, np.zeros(3), None, None, 2), "per-sample"),
+        (lambda: K.run(0, p, p, 3, None, None, np.ones(3), None, 2), "sample_weight"),
+        (lambda: K.run(8, np.zeros(4), p, 3, None, None, None, None, 2), "int64"),
+        (lambda: K.run(8, np.array([0, 1, 2, 3]), p, 3, None, None, None, None, 2), "label 3"),
+        (lambda: K.run(8, np.zeros(4, np.int64), p, 3, None, None, None, np.ones(2), 2),
+         "class_weight"),
+        (lambda: K.run(0, p, p, 3, None, None, None, None, 7), "reduction"),
+        (lambda: K.run(99, p, p, 3, None, None, None, None, 2), "kernel"),
+        (lambda: K.run(0, p, p, 5, None, None, None, None, 2), "last axis"),
+        (lambda: K.run(0, p.astype(np.int64), p.astype(np.int64), 3, None, None, None, None, 2),
+         "float32 or float64"),
+        (lambda: K.run(0, p, np.asfortranarray(np.zeros((3, 4))), 4, None, None, None, None, 2),
+         "C-contiguous"),
+    ]
+    for call, word in cases:
+        with pytest.raises((ValueError, TypeError)) as info:
+            call()
+        assert word in str(info.value)

@@ -1,0 +1,192 @@
+"""Extreme inputs: huge and infinite logits, masked classes, saturated probabilities, NaN,
+and the accuracy of float32 sums over 10^7 elements."""
+import numpy as np
+import pytest
+
+import fastloss as fl
+from cases import CASES, torch
+
+BACKENDS = ["cython", "numpy"]
+inf = np.inf
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    with fl.use_backend(request.param):
+        yield request.param
+
+
+bce = fl.binary_cross_entropy
+cce = fl.categorical_cross_entropy
+scce = fl.sparse_categorical_cross_entropy
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_logits_huge_values_match_torch(dtype, backend):
+    if torch is None:
+        pytest.skip("PyTorch is not installed")
+    z = np.array([1e4, -1e4, 1e4, -1e4, 30.0, -30.0, 0.0], dtype=dtype)
+    y = np.array([1, 0, 0, 1, 1, 0, 1], dtype=dtype)
+    value, grad = bce.value_and_grad(y, z, from_logits=True, reduction="none")
+    zt = torch.tensor(z.astype(np.float64), requires_grad=True)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(zt, torch.tensor(y, dtype=torch.float64),
+                                                               reduction="none")
+    ref.sum().backward()
+    assert np.all(np.isfinite(value))
+    # PyTorch's float64 value at z = -30, y = 0 cancels (-30 + ... + 30) and is 1.3% off the
+    # exact log1p(exp(-30)); compare with an absolute tolerance and pin the exact value.
+    np.testing.assert_allclose(value, ref.detach().numpy(), rtol=1e-6, atol=1e-12)
+    assert value[5] == pytest.approx(np.log1p(np.exp(-30.0)), rel=1e-6)
+    np.testing.assert_allclose(grad, zt.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_bce_logits_infinite(backend):
+    z = np.array([inf, -inf, inf, -inf])
+    y = np.array([1.0, 0.0, 0.0, 1.0])
+    value, grad = bce.value_and_grad(y, z, from_logits=True, reduction="none")
+    np.testing.assert_array_equal(value, [0.0, 0.0, inf, inf])
+    np.testing.assert_array_equal(grad, [0.0, 0.0, 1.0, -1.0])
+    # the confident-and-right half alone has a finite mean
+    assert bce(y[:2], z[:2], from_logits=True) == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_huge_logits_match_torch(dtype, backend):
+    if torch is None:
+        pytest.skip("PyTorch is not installed")
+    z = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [5e3, 5e3 + 1, -1e4]], dtype=dtype)
+    y = np.array([1, 2, 0])
+    value, grad = scce.value_and_grad(y, z, from_logits=True, reduction="none")
+    zt = torch.tensor(z.astype(np.float64), requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(zt, torch.tensor(y), reduction="none")
+    ref.sum().backward()
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(value, ref.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(grad, zt.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_minus_inf_logit_on_zero_target_class_is_a_mask(dtype, backend):
+    """A -inf logit masks its class: same loss as if the class did not exist, grad 0 there."""
+    z = np.array([[0.5, -inf, 2.0, -1.0], [-inf, 1.0, 0.0, -inf]], dtype=dtype)
+    y = np.array([2, 1])
+    onehot = np.eye(4, dtype=dtype)[y]
+    for value, grad in (scce.value_and_grad(y, z, from_logits=True, reduction="none"),
+                        cce.value_and_grad(onehot, z, from_logits=True, reduction="none")):
+        assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+        kept = [np.array([0.5, 2.0, -1.0]), np.array([1.0, 0.0])]
+        for i, row in enumerate(kept):
+            target = {0: 1, 1: 0}[i]
+            expected = np.log(np.exp(row.astype(float)).sum()) - row[target]
+            assert value[i] == pytest.approx(expected, rel=1e-6)
+        assert grad[0, 1] == 0 and grad[1, 0] == 0 and grad[1, 3] == 0
+
+
+def test_plus_inf_logit_limits(backend):
+    z = np.array([[inf, 0.0, 1.0], [inf, 0.0, 1.0], [inf, inf, 0.0]])
+    y = np.array([0, 1, 0])
+    value, grad = scce.value_and_grad(y, z, from_logits=True, reduction="none")
+    assert value[0] == 0.0 and value[1] == inf
+    assert value[2] == pytest.approx(np.log(2.0))
+    np.testing.assert_array_equal(grad[0], [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(grad[1], [1.0, -1.0, 0.0])
+    np.testing.assert_allclose(grad[2], [-0.5, 0.5, 0.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_probabilities_exactly_zero_and_one(dtype, backend):
+    eps = float(np.finfo(dtype).eps)
+    p = np.array([0.0, 1.0, 0.0, 1.0], dtype=dtype)
+    y = np.array([0.0, 1.0, 1.0, 0.0], dtype=dtype)
+    value, grad = bce.value_and_grad(y, p, reduction="none")
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(value[:2], -np.log1p(-eps), rtol=1e-3)
+    np.testing.assert_allclose(value[2:], -np.log(eps), rtol=1e-5)
+    np.testing.assert_array_equal(grad, 0)   # clipped: the clip is part of the function
+    probs = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=dtype)
+    labels = np.array([0, 0])
+    for value, grad in (scce.value_and_grad(labels, probs, reduction="none"),
+                        cce.value_and_grad(np.eye(3, dtype=dtype)[labels], probs,
+                                           reduction="none")):
+        assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+        assert value[0] == pytest.approx(-np.log1p(-eps), rel=1e-3, abs=1e-12)
+        assert value[1] == pytest.approx(-np.log(eps), rel=1e-5)
+
+
+def _nan_inputs(case, dtype):
+    rng = np.random.default_rng(8)
+    shape = (5, 4) if case.kind == "elementwise" else (5, 5)
+    y_true, y_pred = case.inputs(rng, shape, dtype)
+    y_pred = y_pred.copy()
+    y_pred[2, 1] = np.nan
+    return y_true, y_pred
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_nan_in_nan_out(case, dtype, backend):
+    y_true, y_pred = _nan_inputs(case, dtype)
+    loss = fl.get(case.loss, **case.params)
+    if case.kind == "sparse" and case.params.get("ignore_index") is not None:
+        y_true = y_true.copy()
+        y_true[2] = 0                           # make sure the NaN row counts
+    value, grad = loss.value_and_grad(y_true, y_pred)
+    assert np.isnan(value)
+    per = loss(y_true, y_pred, reduction="none")
+    assert np.isnan(per[2]) and not np.isnan(np.delete(per, 2)).any()
+    assert np.isnan(grad[2, 1])
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.kind != "sparse"], ids=str)
+def test_nan_target_gives_nan(case, backend):
+    rng = np.random.default_rng(9)
+    shape = (5, 4) if case.kind == "elementwise" else (5, 5)
+    y_true, y_pred = case.inputs(rng, shape, np.float64)
+    y_true = y_true.copy()
+    y_true[1, 2] = np.nan
+    if "class_weight" in case.params:
+        case_params = {k: v for k, v in case.params.items() if k != "class_weight"}
+    else:
+        case_params = case.params
+    assert np.isnan(fl.get(case.loss, **case_params)(y_true, y_pred))
+
+
+BIG = 10_000_000
+
+
+@pytest.mark.parametrize("name, make, reference", [
+    ("mse", lambda rng: (rng.normal(size=BIG).astype(np.float32),
+                         rng.normal(size=BIG).astype(np.float32)),
+     lambda t, p: np.mean((p - t) ** 2)),
+    ("binary_cross_entropy", lambda rng: ((rng.random(BIG) < 0.5).astype(np.float32),
+                                          (4 * rng.normal(size=BIG)).astype(np.float32)),
+     lambda t, z: np.mean(np.logaddexp(0, z) - t * z)),
+])
+def test_float32_mean_of_ten_million_is_accurate(name, make, reference, backend):
+    """Block sums in double: a float32 mean over 10^7 elements matches float64 to 1e-6."""
+    rng = np.random.default_rng(10)
+    y_true, y_pred = make(rng)
+    params = {"from_logits": True} if name == "binary_cross_entropy" else {}
+    value = fl.get(name, **params)(y_true, y_pred)
+    expected = reference(y_true.astype(np.float64), y_pred.astype(np.float64))
+    assert abs(value - expected) <= 1e-6 * abs(expected)
+
+
+def test_float32_softmax_mean_over_ten_million_is_accurate(backend):
+    rng = np.random.default_rng(11)
+    z = (3 * rng.normal(size=(100_000, 100))).astype(np.float32)
+    y = rng.integers(0, 100, size=100_000)
+    value = scce(y, z, from_logits=True)
+    z64 = z.astype(np.float64)
+    m = z64.max(axis=1)
+    expected = np.mean(m + np.log(np.exp(z64 - m[:, None]).sum(axis=1)) - z64[np.arange(y.size), y])
+    assert abs(value - expected) <= 1e-6 * abs(expected)
+
+
+def test_all_samples_ignored_gives_nan_mean_and_zero_gradient(backend):
+    y = np.array([-100, -100])
+    z = np.zeros((2, 3))
+    value, grad = scce.value_and_grad(y, z, from_logits=True, ignore_index=-100)
+    assert np.isnan(value)
+    np.testing.assert_array_equal(grad, 0)
+    assert scce(y, z, from_logits=True, ignore_index=-100, reduction="sum") == 0.0
