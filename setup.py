@@ -89,7 +89,7 @@ extensions = [
         "fastloss._kernels",
         sources=["src/_kernels.pyx"],
         include_dirs=["src", numpy.get_include()],
-        depends=["src/fl_kernels.h", "src/fl_kernels_impl.h"],
+        depends=[os.path.join("src", f) for f in os.listdir("src") if f.endswith(".h")],
     ),
 ]
 

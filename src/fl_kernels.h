@@ -14,7 +14,9 @@
  * How it is laid out
  * ------------------
  * - `fl_kernels_impl.h` is a "template" included twice, once with FL_T = float and once with
- *   FL_T = double.  It holds, per loss, one tiny `static inline` function that maps
+ *   FL_T = double; it includes the shared loops (`fl_loops_impl.h`) and one file per loss
+ *   family (`fl_regression_impl.h`, ...).  A family file holds, per loss, one tiny
+ *   `static inline` function that maps
  *   (target, prediction) to (loss, d loss / d prediction), and the loops that walk a block of
  *   rows.  Loops take the per-element function as an argument and are `always_inline`, so
  *   the compiler sees a direct call and inlines the maths into the vectorised loop: the maths
@@ -49,19 +51,27 @@ static inline int omp_get_thread_num(void) { return 0; }
 #define FL_INLINE static inline
 #endif
 
-/* Kernel identifiers: the Python registry refers to kernels by these numbers. */
-enum {
-    FL_MSE = 0,
-    FL_MAE = 1,
-    FL_HUBER = 2,
-    FL_BCE_PROB = 3,        /* binary cross-entropy on probabilities */
-    FL_BCE_LOGIT = 4,       /* binary cross-entropy on logits */
-    FL_CCE_PROB = 5,        /* categorical cross-entropy, probability targets, probability inputs */
-    FL_CCE_LOGIT = 6,       /* categorical cross-entropy, probability targets, logits */
-    FL_SCCE_PROB = 7,       /* sparse categorical cross-entropy, integer labels, probabilities */
-    FL_SCCE_LOGIT = 8,      /* sparse categorical cross-entropy, integer labels, logits */
-    FL_N_KERNELS = 9
-};
+/*
+ * Every kernel: X(ID, NUMBER, NAME), the block functions being fl_NAME_f32 / fl_NAME_f64.
+ * The numbers are the ids the Python registry uses (fastloss/_registry.py); they are stable,
+ * so families take ranges: 0-19 regression and classification core, 20-39 more regression,
+ * classification and distribution losses, 40-59 metric learning and segmentation.
+ * Adding a kernel = one line here + its block function in the family's impl file.
+ */
+#define FL_KERNELS(X)                      \
+    X(FL_MSE, 0, mse)                      \
+    X(FL_MAE, 1, mae)                      \
+    X(FL_HUBER, 2, huber)                  \
+    X(FL_BCE_PROB, 3, bce_prob)            \
+    X(FL_BCE_LOGIT, 4, bce_logit)          \
+    X(FL_CCE_PROB, 5, cce_prob)            \
+    X(FL_CCE_LOGIT, 6, cce_logit)          \
+    X(FL_SCCE_PROB, 7, scce_prob)          \
+    X(FL_SCCE_LOGIT, 8, scce_logit)
+
+#define FL_ENUM_ENTRY(ID, NUMBER, NAME) ID = NUMBER,
+enum { FL_KERNELS(FL_ENUM_ENTRY) FL_N_KERNELS = 64 };
+#undef FL_ENUM_ENTRY
 
 /*
  * Everything a block function needs.  Pointers may be NULL where the feature is off.
@@ -129,21 +139,13 @@ static double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_FMAX
 
 /* Block function for (kernel, dtype); dtype 0 = float32, 1 = float64.  NULL if unknown. */
+#define FL_TABLE_ENTRY(ID, NUMBER, NAME) [ID] = {fl_##NAME##_f32, fl_##NAME##_f64},
 static inline fl_block_fn fl_get_block(int kernel, int is_double)
 {
-    static const fl_block_fn table[FL_N_KERNELS][2] = {
-        {fl_mse_f32, fl_mse_f64},
-        {fl_mae_f32, fl_mae_f64},
-        {fl_huber_f32, fl_huber_f64},
-        {fl_bce_prob_f32, fl_bce_prob_f64},
-        {fl_bce_logit_f32, fl_bce_logit_f64},
-        {fl_cce_prob_f32, fl_cce_prob_f64},
-        {fl_cce_logit_f32, fl_cce_logit_f64},
-        {fl_scce_prob_f32, fl_scce_prob_f64},
-        {fl_scce_logit_f32, fl_scce_logit_f64},
-    };
+    static const fl_block_fn table[FL_N_KERNELS][2] = { FL_KERNELS(FL_TABLE_ENTRY) };
     if (kernel < 0 || kernel >= FL_N_KERNELS) return NULL;
     return table[kernel][is_double ? 1 : 0];
 }
+#undef FL_TABLE_ENTRY
 
 #endif /* FASTLOSS_KERNELS_H */
