@@ -64,7 +64,7 @@ class BuildExt(build_ext):
             cflags, ldflags, omp = ["/O2", "/openmp"], [], ["/openmp"]
             use_omp = True
         else:
-            cflags = ["-O3", "-fno-math-errno", "-std=c99"]
+            cflags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-std=c99"]
             ldflags = []
             use_omp = _compiler_accepts(compiler, ["-fopenmp"], OPENMP_PROBE)
             if use_omp:
