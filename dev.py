@@ -2,7 +2,8 @@
 """The two set-up-and-run commands of fastloss (stdlib only, so a bare Python runs it).
 
     python3 dev.py bench    # the main job: quick benchmark against NumPy and installed peers
-    python3 dev.py test     # the whole test suite (PyTorch CPU included as the reference)
+    python3 dev.py test     # the whole test suite (PyTorch CPU included as the reference),
+                            # then the kernel battery again at each lower SIMD level
 
 Each creates ``.venv`` beside this file if needed, installs fastloss into it in editable
 mode (which compiles the Cython/C kernels) with the extra the job needs, and runs the job.
@@ -62,6 +63,27 @@ def setup(job):
         fh.write(digest)
 
 
+def run_tests(py, args):
+    """The whole suite at the best SIMD level, then the kernel battery at every other level
+    this CPU runs (FASTLOSS_SIMD forces a level), so each compiled variant is proven."""
+    cmd = [py, "-m", "pytest", "tests", *args]
+    print("+", " ".join(cmd), flush=True)
+    code = subprocess.run(cmd, cwd=ROOT).returncode
+    if code:
+        return code
+    probe = "from fastloss import _kernels as k; print(' '.join(k.simd_levels()))"
+    levels = subprocess.run([py, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout.split()
+    for level in levels[:-1]:
+        cmd = [py, "-m", "pytest", "tests/test_battery.py", "tests/test_numerics.py",
+               "tests/test_vmath.py", *args]
+        print(f"+ FASTLOSS_SIMD={level}", " ".join(cmd), flush=True)
+        code = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, FASTLOSS_SIMD=level)).returncode
+        if code:
+            return code
+    return 0
+
+
 def main(argv):
     if not argv or argv[0] not in EXTRAS:
         print(__doc__.strip(), file=sys.stderr)
@@ -70,7 +92,7 @@ def main(argv):
     setup(job)
     py = venv_python()
     if job == "test":
-        cmd = [py, "-m", "pytest", "tests", *rest]
+        return run_tests(py, rest)
     else:
         full = "--full" in rest
         rest = [a for a in rest if a != "--full"]

@@ -8,6 +8,7 @@
 * ``FASTLOSS_EXTRA_CFLAGS`` adds flags (for experiments such as ``-march=native``).
 """
 import os
+import platform
 import shlex
 import sys
 import tempfile
@@ -31,6 +32,13 @@ def _compiler_accepts(compiler, flags, source):
             return False
     return True
 
+
+#: Flags of the instruction-set variants of the kernels, chosen at run time (src/fl_isa.h).
+ISA_FLAGS = {
+    "avx2": ["-mavx2", "-mfma"],
+    "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma",
+               "-mprefer-vector-width=512"],
+}
 
 OPENMP_PROBE = r"""
 #include <omp.h>
@@ -74,14 +82,36 @@ class BuildExt(build_ext):
                 cflags.append("-fopenmp-simd")
             print(f"fastloss: OpenMP {'on' if use_omp else 'off'} ({label})", file=sys.stderr)
         cflags += shlex.split(os.environ.get("FASTLOSS_EXTRA_CFLAGS", ""))
+        variants = self._isa_variants(compiler, cflags) if ctype != "msvc" else {}
         for ext in self.extensions:
             ext.extra_compile_args = list(cflags)
             ext.extra_link_args = list(ldflags)
             ext.define_macros = list(ext.define_macros or []) + [
                 ("FL_COMPILER", f'"{label}"'),
                 ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
-            ]
+            ] + [(f"FL_HAVE_{name.upper()}", "1") for name in variants]
+            objects = []
+            for name, flags in variants.items():
+                objects += compiler.compile(
+                    [os.path.join("src", f"fl_isa_{name}.c")], output_dir=self.build_temp,
+                    macros=ext.define_macros, include_dirs=ext.include_dirs,
+                    extra_postargs=cflags + flags, depends=ext.depends)
+            ext.extra_objects = list(ext.extra_objects or []) + objects
         super().build_extensions()
+
+    @staticmethod
+    def _isa_variants(compiler, cflags):
+        """The instruction-set variants this compiler can build (x86-64 only)."""
+        if platform.machine().lower() not in ("x86_64", "amd64"):
+            return {}
+        if os.environ.get("FASTLOSS_NO_ISA_VARIANTS"):
+            return {}
+        found = {}
+        for name, flags in ISA_FLAGS.items():
+            if _compiler_accepts(compiler, cflags + flags, "int main(void){return 0;}"):
+                found[name] = flags
+        print(f"fastloss: SIMD variants built: baseline {' '.join(found)}", file=sys.stderr)
+        return found
 
 
 extensions = [

@@ -80,7 +80,8 @@ def config():
     if _kernels is not None:
         build = _kernels.build_info()
         info.update(compiler=build["compiler"], openmp=build["openmp"],
-                    simd="compiler auto-vectorisation, baseline ISA",
+                    simd=_kernels.simd_level(),
+                    simd_available=", ".join(_kernels.simd_levels()),
                     default_threads=default_threads(),
                     block_elements=build["block_elements"],
                     parallel_min_elements=build["parallel_min_elements"])

@@ -56,6 +56,14 @@ cdef extern from "fl_kernels.h" nogil:
     int FL_N_KERNELS
     int FL_SCCE_PROB
     int FL_SCCE_LOGIT
+    fl_block_fn fl_get_block_avx2(int kernel, int is_double)
+    fl_block_fn fl_get_block_avx512(int kernel, int is_double)
+    void fl_vmath_apply(int which, int is_double, const void *x, void *y, Py_ssize_t n)
+    void fl_vmath_apply_avx2(int which, int is_double, const void *x, void *y, Py_ssize_t n)
+    void fl_vmath_apply_avx512(int which, int is_double, const void *x, void *y, Py_ssize_t n)
+    int fl_cpu_isa_level()
+    int FL_HAVE_AVX2
+    int FL_HAVE_AVX512
 
 #: Elements per block; block boundaries (and so every partial sum) depend on this only.
 BLOCK_ELEMENTS = 8192
@@ -71,6 +79,65 @@ except (AttributeError, OSError):
     _n_cpus = os.cpu_count() or 1
 
 REDUCTION_CODES = {"none": 0, "sum": 1, "mean": 2, "sum_over_batch_size": 3}
+
+# ---- runtime CPU dispatch (see src/fl_isa.h) ----
+ctypedef fl_block_fn (*block_getter)(int kernel, int is_double) noexcept nogil
+ctypedef void (*vmath_fn)(int which, int is_double, const void *x, void *y,
+                          Py_ssize_t n) noexcept nogil
+
+#: Instruction-set levels, lowest first.
+SIMD_LEVELS = ("baseline", "avx2", "avx512")
+cdef block_getter _getters[3]
+_getters[0] = fl_get_block
+_getters[1] = fl_get_block_avx2
+_getters[2] = fl_get_block_avx512
+cdef vmath_fn _vmaths[3]
+_vmaths[0] = fl_vmath_apply
+_vmaths[1] = fl_vmath_apply_avx2
+_vmaths[2] = fl_vmath_apply_avx512
+cdef int _cpu_level = fl_cpu_isa_level()
+cdef int _built[3]
+_built[0] = 1
+_built[1] = FL_HAVE_AVX2
+_built[2] = FL_HAVE_AVX512
+cdef int _level = 0
+
+
+def simd_levels():
+    """The levels this build has *and* this CPU runs, lowest first."""
+    return [name for i, name in enumerate(SIMD_LEVELS) if _built[i] and i <= _cpu_level]
+
+
+def simd_level():
+    """The level the kernels run at now."""
+    return SIMD_LEVELS[_level]
+
+
+def set_simd_level(name):
+    """Run the kernels at ``name`` (one of ``simd_levels()``)."""
+    global _level
+    available = simd_levels()
+    if name not in available:
+        raise ValueError(f"SIMD level {name!r} is not available here; available: {available}")
+    _level = SIMD_LEVELS.index(name)
+
+
+def _initial_level():
+    available = simd_levels()
+    best = available[len(available) - 1]
+    wanted = os.environ.get("FASTLOSS_SIMD", "").strip().lower()
+    if not wanted:
+        return best
+    if wanted not in SIMD_LEVELS:
+        import warnings
+        warnings.warn(f"FASTLOSS_SIMD={wanted!r} is not one of {SIMD_LEVELS}; using {best}",
+                      RuntimeWarning)
+        return best
+    # a level above what the CPU/build has falls back to the best available
+    return wanted if wanted in available else best
+
+
+set_simd_level(_initial_level())
 cdef enum:
     RED_NONE = 0
     RED_SUM = 1
@@ -84,6 +151,8 @@ def build_info():
     return {
         "openmp": bool(FL_HAVE_OPENMP),
         "compiler": (<bytes>FL_COMPILER).decode(),
+        "simd_built": [n for i, n in enumerate(SIMD_LEVELS) if _built[i]],
+        "simd_cpu": SIMD_LEVELS[_cpu_level],
         "block_elements": BLOCK_ELEMENTS,
         "parallel_min_elements": PARALLEL_MIN_ELEMENTS,
     }
@@ -123,7 +192,7 @@ def run(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssize_t k,
         raise TypeError("y_pred must be float32 or float64 for the compiled kernels")
     if not cnp.PyArray_IS_C_CONTIGUOUS(y_pred):
         raise ValueError("y_pred must be C-contiguous")
-    cdef fl_block_fn fn = fl_get_block(kernel, is_double)
+    cdef fl_block_fn fn = _getters[_level](kernel, is_double)
     if fn == NULL:
         raise ValueError(f"unknown kernel {kernel}")
     cdef Py_ssize_t size = cnp.PyArray_SIZE(y_pred)
@@ -304,3 +373,25 @@ def run(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssize_t k,
     if reduction == RED_NONE or reduction == RED_SUM:
         return total
     return total / denom
+
+
+def vmath(str name, cnp.ndarray x, level=None):
+    """Apply the kernels' own exp/log/log1p (``fl_vmath.h``) to a float32/float64 array at
+    SIMD ``level`` (default: the current one).  For testing their accuracy against libm."""
+    if name not in ("exp", "log", "log1p"):
+        raise ValueError(f"unknown function {name!r}")
+    cdef int lvl = _level if level is None else SIMD_LEVELS.index(level)
+    if SIMD_LEVELS[lvl] not in simd_levels():
+        raise ValueError(f"SIMD level {SIMD_LEVELS[lvl]!r} is not available here")
+    if x.dtype != np.float32 and x.dtype != np.float64:
+        raise TypeError("x must be float32 or float64")
+    x = np.ascontiguousarray(x)
+    cdef cnp.ndarray out = np.empty_like(x)
+    cdef int which = ("exp", "log", "log1p").index(name)
+    cdef int is_double = x.dtype == np.float64
+    cdef const void *src = cnp.PyArray_DATA(x)
+    cdef void *dst = cnp.PyArray_DATA(out)
+    cdef Py_ssize_t n = x.size
+    with nogil:
+        _vmaths[lvl](which, is_double, src, dst, n)
+    return out

@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fl_vmath.h"
+
 #ifdef _OPENMP
 #include <omp.h>
 #define FL_HAVE_OPENMP 1
@@ -43,6 +45,12 @@ static inline int omp_get_thread_num(void) { return 0; }
 
 #ifndef FL_COMPILER
 #define FL_COMPILER "unknown"
+#endif
+#ifndef FL_HAVE_AVX2
+#define FL_HAVE_AVX2 0
+#endif
+#ifndef FL_HAVE_AVX512
+#define FL_HAVE_AVX512 0
 #endif
 
 #if defined(__GNUC__)
@@ -94,7 +102,7 @@ typedef struct {
 typedef double (*fl_block_fn)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1);
 
 /* Sum a[0..n) pairwise, in a fixed order: deterministic and accurate. */
-static double fl_pairwise_sum(const double *a, ptrdiff_t n)
+static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 {
     if (n <= 8) {
         double s = 0.0;
@@ -108,9 +116,9 @@ static double fl_pairwise_sum(const double *a, ptrdiff_t n)
 /* ---- instantiate the dtype templates ---- */
 #define FL_T float
 #define FL_SUF f32
-#define FL_EXP expf
-#define FL_LOG logf
-#define FL_LOG1P log1pf
+#define FL_EXP fl_exp_f32
+#define FL_LOG fl_log_f32
+#define FL_LOG1P fl_log1p_f32
 #define FL_FABS fabsf
 #define FL_FMAX fmaxf
 #include "fl_kernels_impl.h"
@@ -124,9 +132,9 @@ static double fl_pairwise_sum(const double *a, ptrdiff_t n)
 
 #define FL_T double
 #define FL_SUF f64
-#define FL_EXP exp
-#define FL_LOG log
-#define FL_LOG1P log1p
+#define FL_EXP fl_exp_f64
+#define FL_LOG fl_log_f64
+#define FL_LOG1P fl_log1p_f64
 #define FL_FABS fabs
 #define FL_FMAX fmax
 #include "fl_kernels_impl.h"
@@ -147,5 +155,46 @@ static inline fl_block_fn fl_get_block(int kernel, int is_double)
     return table[kernel][is_double ? 1 : 0];
 }
 #undef FL_TABLE_ENTRY
+
+/* The kernels' exp/log/log1p over an array (which: 0 exp, 1 log, 2 log1p), for testing
+ * their accuracy at every instruction-set level. */
+static inline void fl_vmath_apply(int which, int is_double, const void *in, void *out,
+                                  ptrdiff_t n)
+{
+    if (is_double) {
+        const double *x = (const double *)in;
+        double *y = (double *)out;
+        if (which == 0) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_exp_f64(x[i]);
+        else if (which == 1) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log_f64(x[i]);
+        else for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_f64(x[i]);
+    } else {
+        const float *x = (const float *)in;
+        float *y = (float *)out;
+        if (which == 0) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_exp_f32(x[i]);
+        else if (which == 1) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log_f32(x[i]);
+        else for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_f32(x[i]);
+    }
+}
+
+/* Variants compiled for wider instruction sets (fl_isa_*.c), when the build made them. */
+#include "fl_isa.h"
+#if FL_HAVE_AVX2
+fl_block_fn fl_get_block_avx2(int kernel, int is_double);
+void fl_vmath_apply_avx2(int which, int is_double, const void *in, void *out, ptrdiff_t n);
+#else
+static fl_block_fn fl_get_block_avx2(int kernel, int is_double)
+{ (void)kernel; (void)is_double; return NULL; }
+static void fl_vmath_apply_avx2(int w, int d, const void *i, void *o, ptrdiff_t n)
+{ (void)w; (void)d; (void)i; (void)o; (void)n; }
+#endif
+#if FL_HAVE_AVX512
+fl_block_fn fl_get_block_avx512(int kernel, int is_double);
+void fl_vmath_apply_avx512(int which, int is_double, const void *in, void *out, ptrdiff_t n);
+#else
+static fl_block_fn fl_get_block_avx512(int kernel, int is_double)
+{ (void)kernel; (void)is_double; return NULL; }
+static void fl_vmath_apply_avx512(int w, int d, const void *i, void *o, ptrdiff_t n)
+{ (void)w; (void)d; (void)i; (void)o; (void)n; }
+#endif
 
 #endif /* FASTLOSS_KERNELS_H */

@@ -1,0 +1,209 @@
+/*
+ * Branch-free exp, log and log1p for float and double that compilers vectorise.
+ *
+ * Why: glibc's exp/log are scalar calls unless the whole program is built with -ffast-math,
+ * which fastloss refuses (it breaks NaN/inf and changes the process's FPU mode).  These are
+ * plain arithmetic on values and their bit patterns, so the loops calling them vectorise.
+ *
+ * Method (textbook, see e.g. J.-M. Muller, "Elementary Functions", ch. 11):
+ *   exp(x)  = 2^n * exp(r),  n = round(x / ln 2),  r = x - n ln 2 (ln 2 split in a hi part
+ *             exact in n*hi and a lo part), |r| <= ln2/2, exp(r) by its Taylor polynomial
+ *             (degree 7 for float, 13 for double: truncation < 2^-26 resp. 2^-55 relative).
+ *             2^n is assembled in the exponent field in two factors, so results that are
+ *             subnormal (or up to the largest finite value) are exact scalings.
+ *   log(x)  = e ln 2 + log(m),  x = m 2^e with m in [sqrt(1/2), sqrt(2)),
+ *             log(m) = 2 atanh(s), s = (m - 1)/(m + 1), |s| < 0.1716, odd series in s
+ *             (to s^9 for float, s^21 for double).  Subnormal x is first scaled by 2^K.
+ *   log1p(x) = log(u) + (x - (u - 1)) / u with u = 1 + x: the correction recovers the
+ *             rounding of 1 + x (the compiler may not reassociate it: no -ffast-math).
+ * Special values are selected explicitly: NaN -> NaN, exp(+inf) = inf, exp(-inf) = 0,
+ * overflow -> inf, underflow -> 0, log(0) = -inf, log(x < 0) = NaN, log(inf) = inf,
+ * log1p(-1) = -inf, log1p(x < -1) = NaN.  Accuracy against libm is tested over the whole
+ * float range (tests/test_vmath.py): a few ULP at most.
+ */
+#ifndef FASTLOSS_VMATH_H
+#define FASTLOSS_VMATH_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define FL_VM_INLINE static inline __attribute__((always_inline))
+#else
+#define FL_VM_INLINE static inline
+#endif
+
+FL_VM_INLINE uint32_t fl_bits_f32(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
+FL_VM_INLINE float fl_from_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+FL_VM_INLINE uint64_t fl_bits_f64(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+FL_VM_INLINE double fl_from_bits_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+
+/* ---------------------------------- float ------------------------------------------- */
+
+FL_VM_INLINE float fl_exp_f32(float x)
+{
+    const float hi_lim = 88.72283935546875f;     /* exp(x) overflows above (largest float) */
+    const float lo_lim = -103.97208404541016f;   /* exp(x) rounds to 0 below */
+    const float magic = 12582912.0f;             /* 1.5 * 2^23: adding it rounds to integer */
+    const float log2e = 1.44269502162933349609f;
+    const float ln2_hi = 0.693145751953125f;     /* 16 significant bits: n * hi is exact */
+    const float ln2_lo = 1.428606765330187045e-06f;
+    /* clamp into range (NaN becomes 0 here and is restored at the end) */
+    float xc = x > hi_lim ? hi_lim : x;
+    xc = xc < lo_lim ? lo_lim : xc;
+    xc = x == x ? xc : 0.0f;
+    const float v = xc * log2e + magic;
+    const float fn = v - magic;
+    const int32_t n = (int32_t)(fl_bits_f32(v) - fl_bits_f32(magic));
+    const float r = (xc - fn * ln2_hi) - fn * ln2_lo;
+    float q = 1.0f / 5040.0f;
+    q = q * r + 1.0f / 720.0f;
+    q = q * r + 1.0f / 120.0f;
+    q = q * r + 1.0f / 24.0f;
+    q = q * r + 1.0f / 6.0f;
+    q = q * r + 0.5f;
+    const float er = (q * r) * r + r + 1.0f;
+    const int32_t n1 = n >> 1, n2 = n - n1;      /* 2^n = 2^n1 * 2^n2, both normal */
+    const float s1 = fl_from_bits_f32((uint32_t)(n1 + 127) << 23);
+    const float s2 = fl_from_bits_f32((uint32_t)(n2 + 127) << 23);
+    float y = (er * s1) * s2;
+    y = x > hi_lim ? INFINITY : y;
+    y = x < lo_lim ? 0.0f : y;
+    return x == x ? y : x;
+}
+
+FL_VM_INLINE float fl_log_f32(float x)
+{
+    const float ln2_hi = 0.693145751953125f;
+    const float ln2_lo = 1.428606765330187045e-06f;
+    const int sub = x < 1.17549435e-38f;          /* subnormal (or <= 0): scale by 2^24 */
+    const float xs = sub ? x * 16777216.0f : x;
+    const uint32_t b = fl_bits_f32(xs);
+    int32_t e = (int32_t)((b >> 23) & 0xff) - 127 - (sub ? 24 : 0);
+    float m = fl_from_bits_f32((b & 0x007fffffu) | 0x3f800000u);   /* [1, 2) */
+    const int big = m > 1.41421356f;
+    m = big ? 0.5f * m : m;
+    e = big ? e + 1 : e;
+    const float f = m - 1.0f;
+    const float s = f / (2.0f + f);
+    const float s2 = s * s;
+    float q = 1.0f / 9.0f;
+    q = q * s2 + 1.0f / 7.0f;
+    q = q * s2 + 1.0f / 5.0f;
+    q = q * s2 + 1.0f / 3.0f;
+    /* log(m) = 2s + 2 s^3 q(s^2) = f - s (f - 2 s^2 q) ... kept simple: */
+    const float logm = 2.0f * s + 2.0f * s * s2 * q;
+    const float fe = (float)e;
+    float y = fe * ln2_hi + (logm + fe * ln2_lo);
+    y = x == INFINITY ? INFINITY : y;
+    y = x == 0.0f ? -INFINITY : y;
+    y = x < 0.0f ? NAN : y;
+    return x == x ? y : x;
+}
+
+FL_VM_INLINE float fl_log1p_f32(float x)
+{
+    const float u = 1.0f + x;
+    const float c = (x - (u - 1.0f)) / u;
+    float y = fl_log_f32(u) + c;
+    y = u == 0.0f ? -INFINITY : y;
+    y = x == INFINITY ? INFINITY : y;
+    /* below ~2^-24, log1p(x) = x to within an ULP and u rounds to 1 */
+    y = fabsf(x) < 5.9604645e-08f ? x : y;
+    return y;
+}
+
+/* ---------------------------------- double ------------------------------------------ */
+
+FL_VM_INLINE double fl_exp_f64(double x)
+{
+    const double hi_lim = 709.782712893383973096;
+    const double lo_lim = -745.1332191019412076235;
+    const double magic = 6755399441055744.0;     /* 1.5 * 2^52 */
+    const double log2e = 1.4426950408889634074;
+    const double ln2_hi = 6.93147180369123816490e-01;   /* 32 significant bits */
+    const double ln2_lo = 1.90821492927058770002e-10;
+    double xc = x > hi_lim ? hi_lim : x;
+    xc = xc < lo_lim ? lo_lim : xc;
+    xc = x == x ? xc : 0.0;
+    const double v = xc * log2e + magic;
+    const double fn = v - magic;
+    const double r = (xc - fn * ln2_hi) - fn * ln2_lo;
+    double q = 1.0 / 6227020800.0;                /* 1/13! */
+    q = q * r + 1.0 / 479001600.0;
+    q = q * r + 1.0 / 39916800.0;
+    q = q * r + 1.0 / 3628800.0;
+    q = q * r + 1.0 / 362880.0;
+    q = q * r + 1.0 / 40320.0;
+    q = q * r + 1.0 / 5040.0;
+    q = q * r + 1.0 / 720.0;
+    q = q * r + 1.0 / 120.0;
+    q = q * r + 1.0 / 24.0;
+    q = q * r + 1.0 / 6.0;
+    q = q * r + 0.5;
+    const double er = (q * r) * r + r + 1.0;
+    /* 2^n = 2^n1 * 2^n2 with n1 = round(n / 2), built in the double domain: adding 2^52
+     * puts the integer n1 + 1023 (in [0, 2048)) in the low mantissa bits, and a logical
+     * shift by 52 moves it into the exponent field (SSE2/AVX2 have no 64-bit arithmetic
+     * shift nor int64 <-> double conversion, so integer n would not vectorise there). */
+    const double two52 = 4503599627370496.0;
+    const double fn1 = (fn * 0.5 + magic) - magic;
+    const double fn2 = fn - fn1;
+    const double s1 = fl_from_bits_f64(fl_bits_f64(fn1 + (1023.0 + two52)) << 52);
+    const double s2 = fl_from_bits_f64(fl_bits_f64(fn2 + (1023.0 + two52)) << 52);
+    double y = (er * s1) * s2;
+    y = x > hi_lim ? INFINITY : y;
+    y = x < lo_lim ? 0.0 : y;
+    return x == x ? y : x;
+}
+
+FL_VM_INLINE double fl_log_f64(double x)
+{
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const int sub = x < 2.2250738585072014e-308;
+    const double xs = sub ? x * 18014398509481984.0 : x;     /* 2^54 */
+    const uint64_t b = fl_bits_f64(xs);
+    /* the biased exponent as a double without an int64 -> double conversion: place the
+     * 11 exponent bits in the mantissa of 2^52 and subtract 2^52 */
+    const double two52 = 4503599627370496.0;
+    double fe = fl_from_bits_f64(((b >> 52) & 0x7ff) | 0x4330000000000000ull) - two52;
+    fe = fe - (sub ? 1077.0 : 1023.0);
+    double m = fl_from_bits_f64((b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
+    const int big = m > 1.4142135623730951;
+    m = big ? 0.5 * m : m;
+    fe = big ? fe + 1.0 : fe;
+    const double f = m - 1.0;
+    const double s = f / (2.0 + f);
+    const double s2 = s * s;
+    double q = 1.0 / 21.0;
+    q = q * s2 + 1.0 / 19.0;
+    q = q * s2 + 1.0 / 17.0;
+    q = q * s2 + 1.0 / 15.0;
+    q = q * s2 + 1.0 / 13.0;
+    q = q * s2 + 1.0 / 11.0;
+    q = q * s2 + 1.0 / 9.0;
+    q = q * s2 + 1.0 / 7.0;
+    q = q * s2 + 1.0 / 5.0;
+    q = q * s2 + 1.0 / 3.0;
+    const double logm = 2.0 * s + 2.0 * s * s2 * q;
+    double y = fe * ln2_hi + (logm + fe * ln2_lo);
+    y = x == INFINITY ? INFINITY : y;
+    y = x == 0.0 ? -INFINITY : y;
+    y = x < 0.0 ? NAN : y;
+    return x == x ? y : x;
+}
+
+FL_VM_INLINE double fl_log1p_f64(double x)
+{
+    const double u = 1.0 + x;
+    const double c = (x - (u - 1.0)) / u;
+    double y = fl_log_f64(u) + c;
+    y = u == 0.0 ? -INFINITY : y;
+    y = x == INFINITY ? INFINITY : y;
+    y = fabs(x) < 1.1102230246251565e-16 ? x : y;
+    return y;
+}
+
+#endif /* FASTLOSS_VMATH_H */
