@@ -2,9 +2,17 @@
 
 * OpenMP: used when the compiler accepts ``-fopenmp`` (probed by compiling and linking a tiny
   program); otherwise the kernels build serially and ``fastloss.show_config()`` says so.
-* Flags: ``-O3 -fno-math-errno`` and nothing CPU-specific, so a wheel built here runs on any
-  x86-64.  Never ``-ffast-math``: it breaks NaN/inf handling and, when linked, changes the
+* Flags: ``-O3 -fno-math-errno -fno-trapping-math -ffp-contract=fast`` and nothing
+  CPU-specific in the module itself, so a wheel built here runs on any x86-64.
+  ``-fno-trapping-math`` lets gcc if-convert the kernels' selects (it only gives up the
+  fidelity of floating-point exception *flags*, which Python never reads);
+  ``-ffp-contract=fast`` lets it fuse a*b+c into FMAs in the AVX2/AVX-512 variants.
+  Never ``-ffast-math``: it breaks NaN/inf handling and, when linked, changes the
   floating-point mode of the whole Python process.
+* Instruction-set variants: on x86-64 the kernels are also compiled with AVX2+FMA and
+  AVX-512 flags in their own objects (``src/fl_isa_*.c``); the module picks the best the CPU
+  runs at import (``FASTLOSS_SIMD`` forces a lower level; ``FASTLOSS_NO_ISA_VARIANTS=1``
+  builds the baseline only).
 * ``FASTLOSS_EXTRA_CFLAGS`` adds flags (for experiments such as ``-march=native``).
 """
 import os
@@ -72,7 +80,8 @@ class BuildExt(build_ext):
             cflags, ldflags, omp = ["/O2", "/openmp"], [], ["/openmp"]
             use_omp = True
         else:
-            cflags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-std=c99"]
+            cflags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=fast",
+                      "-std=c99"]
             ldflags = []
             use_omp = _compiler_accepts(compiler, ["-fopenmp"], OPENMP_PROBE)
             if use_omp:

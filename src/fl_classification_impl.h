@@ -32,10 +32,13 @@ FL_INLINE FL_T FL_FN(bce_logit_elem)(FL_T t, FL_T z, const fl_args *a, FL_T *g)
     const FL_T s = (FL_T)a->param[1];
     const FL_T ts = t + s * ((FL_T)0.5 - t);
     const FL_T e = FL_EXP(-FL_FABS(z));          /* in (0, 1], NaN for NaN */
-    const FL_T l1 = FL_LOG1P(e);
+    /* log1p(e) = log(u) + (e - (u - 1)) / u with u = 1 + e, and sigmoid needs 1 / u too:
+     * one division serves both */
+    const FL_T u = (FL_T)1 + e;
+    const FL_T r = (FL_T)1 / u;
+    const FL_T l1 = FL_LOG(u) + (e - (u - (FL_T)1)) * r;
     const FL_T sp_pos = (z > 0 ? z : (FL_T)0) + l1;   /* softplus(z)  */
     const FL_T sp_neg = (z < 0 ? -z : (FL_T)0) + l1;  /* softplus(-z) */
-    const FL_T r = (FL_T)1 / ((FL_T)1 + e);
     const FL_T sig = z >= 0 ? r : e * r;
     *g = (z == z ? sig : z) - ts;
     return (ts != 0 ? ts * sp_neg : (FL_T)0) + (ts != 1 ? ((FL_T)1 - ts) * sp_pos : (FL_T)0);

@@ -11,9 +11,11 @@
  *             (degree 7 for float, 13 for double: truncation < 2^-26 resp. 2^-55 relative).
  *             2^n is assembled in the exponent field in two factors, so results that are
  *             subnormal (or up to the largest finite value) are exact scalings.
- *   log(x)  = e ln 2 + log(m),  x = m 2^e with m in [sqrt(1/2), sqrt(2)),
- *             log(m) = 2 atanh(s), s = (m - 1)/(m + 1), |s| < 0.1716, odd series in s
- *             (to s^9 for float, s^21 for double).  Subnormal x is first scaled by 2^K.
+ *   log(x)  = e ln 2 + log(m),  x = m 2^e with m in [sqrt(1/2), sqrt(2)).  float:
+ *             log(m) = f - f^2/2 + f^3 P(f), f = m - 1, P a degree-8 least-squares fit
+ *             (tools/fit_log_poly.py), no division.  double: log(m) = 2 atanh(s),
+ *             s = (m - 1)/(m + 1), |s| < 0.1716, odd series to s^21.
+ *             Subnormal x is first scaled by 2^K.
  *   log1p(x) = log(u) + (x - (u - 1)) / u with u = 1 + x: the correction recovers the
  *             rounding of 1 + x (the compiler may not reassociate it: no -ffast-math).
  * Special values are selected explicitly: NaN -> NaN, exp(+inf) = inf, exp(-inf) = 0,
@@ -85,15 +87,20 @@ FL_VM_INLINE float fl_log_f32(float x)
     const int big = m > 1.41421356f;
     m = big ? 0.5f * m : m;
     e = big ? e + 1 : e;
+    /* log(1 + f) = f - f^2/2 + f^3 P(f), P of degree 8 fitted on the reduced range by
+     * tools/fit_log_poly.py (no division: a vector division costs more than 8 FMAs) */
     const float f = m - 1.0f;
-    const float s = f / (2.0f + f);
-    const float s2 = s * s;
-    float q = 1.0f / 9.0f;
-    q = q * s2 + 1.0f / 7.0f;
-    q = q * s2 + 1.0f / 5.0f;
-    q = q * s2 + 1.0f / 3.0f;
-    /* log(m) = 2s + 2 s^3 q(s^2) = f - s (f - 2 s^2 q) ... kept simple: */
-    const float logm = 2.0f * s + 2.0f * s * s2 * q;
+    float q = 0.06800912320613861f;
+    q = q * f - 0.11726605147123337f;
+    q = q * f + 0.11890989542007446f;
+    q = q * f - 0.12396445125341415f;
+    q = q * f + 0.14217762649059296f;
+    q = q * f - 0.16668511927127838f;
+    q = q * f + 0.20002245903015137f;
+    q = q * f - 0.25f;
+    q = q * f + 0.3333331048488617f;
+    const float f2 = f * f;
+    const float logm = (f - 0.5f * f2) + f2 * f * q;
     const float fe = (float)e;
     float y = fe * ln2_hi + (logm + fe * ln2_lo);
     y = x == INFINITY ? INFINITY : y;
