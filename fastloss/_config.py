@@ -38,10 +38,14 @@ def _initial_backend():
 
 
 class _State:
-    backend = _initial_backend()
+    """The backend in use; ``compiled`` caches ``backend == "cython"`` for the hot path."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.compiled = backend == "cython"
 
 
-state = _State()
+state = _State(_initial_backend())
 
 
 def set_backend(name):
@@ -51,6 +55,7 @@ def set_backend(name):
     if name == "cython" and _kernels is None:
         raise RuntimeError(f"the compiled kernels are not available: {_import_error}")
     state.backend = name
+    state.compiled = name == "cython"
 
 
 @contextlib.contextmanager
@@ -61,7 +66,7 @@ def use_backend(name):
     try:
         yield
     finally:
-        state.backend = previous
+        set_backend(previous)
 
 
 def default_threads():

@@ -30,6 +30,18 @@ returned values.
 """
 
 
+_state = _config.state
+_KIND_CODES = {"elementwise": 0, "categorical": 1, "sparse": 2}
+_EPS = {V.F32: float(np.finfo(np.float32).eps), V.F64: float(np.finfo(np.float64).eps)}
+
+
+def _with_eps(params, dtype):
+    """``eps=None`` (probability clipping) resolved to the machine epsilon of ``dtype``."""
+    if "eps" in params and params["eps"] is None:
+        return dict(params, eps=_EPS[dtype])
+    return params
+
+
 class Param(NamedTuple):
     name: str
     default: object
@@ -84,6 +96,22 @@ class Loss:
         self.spec = spec
         self.params = spec.resolve(params)
         self.__doc__ = spec.doc + "\n" + SEMANTICS
+        self._fast = self._fast_args()
+
+    def _fast_args(self):
+        """Arguments of the compiled fast path for these parameters (None: not eligible).
+
+        The kernel plan is resolved once per dtype here, so a call with kernel-ready arrays
+        costs a few C-level checks and the kernel (see ``fastloss._kernels.fast``)."""
+        kind = _KIND_CODES.get(self.spec.kind)
+        cw = self.params.get("class_weight")
+        if kind is None or (cw is not None and self.spec.kind != "sparse"):
+            return None
+        plans = [self.spec.plan(_with_eps(self.params, dtype)) for dtype in (V.F32, V.F64)]
+        if plans[0].kernel != plans[1].kernel:
+            return None
+        return (plans[0].kernel, kind, tuple(plans[0].kernel_params),
+                tuple(plans[1].kernel_params), self.params.get("ignore_index"), cw)
 
     @property
     def name(self):
@@ -98,18 +126,33 @@ class Loss:
     def __call__(self, y_true, y_pred, *, reduction="mean", sample_weight=None,
                  n_threads=None, **params):
         """The loss: a float, or the per-sample losses for ``reduction="none"``."""
+        fast = self._fast
+        if fast is not None and sample_weight is None and not params and _state.compiled:
+            value = _config._kernels.fast(fast[0], fast[1], y_true, y_pred, None, reduction,
+                                          fast[2], fast[3], fast[4], fast[5], n_threads,
+                                          False)
+            if value is not None:
+                return value
         return self._run(y_true, y_pred, reduction, sample_weight, n_threads, params,
                          False, None)[0]
 
     def grad(self, y_true, y_pred, *, reduction="mean", sample_weight=None, out=None,
              n_threads=None, **params):
         """d(reduced loss)/d y_pred, shaped like y_pred (written into ``out`` if given)."""
-        return self._run(y_true, y_pred, reduction, sample_weight, n_threads, params,
-                         True, out)[1]
+        return self.value_and_grad(y_true, y_pred, reduction=reduction,
+                                   sample_weight=sample_weight, out=out,
+                                   n_threads=n_threads, **params)[1]
 
     def value_and_grad(self, y_true, y_pred, *, reduction="mean", sample_weight=None,
                        out=None, n_threads=None, **params):
         """(loss, gradient) from one fused pass; with ``out=`` nothing else is allocated."""
+        fast = self._fast
+        if fast is not None and sample_weight is None and not params and _state.compiled:
+            result = _config._kernels.fast(fast[0], fast[1], y_true, y_pred, out, reduction,
+                                           fast[2], fast[3], fast[4], fast[5], n_threads,
+                                           True)
+            if result is not None:
+                return result
         return self._run(y_true, y_pred, reduction, sample_weight, n_threads, params,
                          True, out)
 
@@ -138,8 +181,7 @@ class Loss:
                 extra = t.reshape(-1, k).astype(np.float64, copy=False) @ cw
                 sw = extra if sw is None else sw.reshape(-1) * extra
                 cw = None
-        if "eps" in prm and prm["eps"] is None:
-            prm = dict(prm, eps=float(np.finfo(p.dtype).eps))
+        prm = _with_eps(prm, p.dtype)
 
         grad = None
         if want_grad:

@@ -12,8 +12,8 @@ import numpy as np
 REDUCTIONS = ("mean", "sum", "none", "sum_over_batch_size")
 REDUCTION_CODES = {"none": 0, "sum": 1, "mean": 2, "sum_over_batch_size": 3}
 
-_F32 = np.dtype(np.float32)
-_F64 = np.dtype(np.float64)
+F32 = _F32 = np.dtype(np.float32)
+F64 = _F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
 
 

@@ -34,6 +34,9 @@ from libc.math cimport isfinite
 
 cnp.import_array()
 
+cdef extern from "numpy/arrayobject.h":
+    bint PyArray_CheckExact(object op)
+
 cdef extern from "fl_kernels.h" nogil:
     ctypedef struct fl_args:
         const void *y_true
@@ -170,6 +173,75 @@ cdef inline int _is_float(cnp.ndarray a, int typenum):
     return cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_IS_C_CONTIGUOUS(a)
 
 
+cdef dict _REDUCTION_CODES = REDUCTION_CODES
+cdef tuple _NO_PARAMS = (0.0, 0.0, 0.0, 0.0)
+
+
+def fast(int kernel, int kind, object y_true, object y_pred, object out, object reduction,
+         tuple params32, tuple params64, object ignore_index, object class_weight,
+         object n_threads, bint want_grad):
+    """The per-call fast path for kernel-ready inputs.
+
+    Takes C-contiguous float32/float64 ``y_pred`` with targets already in the kernel's form
+    (kind 0 elementwise / 1 categorical: same dtype and shape; kind 2 sparse: int64 labels of
+    shape ``y_pred.shape[:-1]``), ``out`` None or a matching buffer, a reduction other than
+    "none" and no sample weights.  Everything is checked here at C speed; anything else
+    returns None and the Python layer takes the general path (which also words the errors).
+    Returns ``(value, grad)`` (``want_grad``) or the value.
+    """
+    if not PyArray_CheckExact(y_pred) or not PyArray_CheckExact(y_true):
+        return None
+    cdef object code_obj = _REDUCTION_CODES.get(reduction) if type(reduction) is str else None
+    if code_obj is None or code_obj == RED_NONE:
+        return None
+    cdef int nt = 0
+    if n_threads is not None:
+        if type(n_threads) is not int or n_threads < 1:
+            return None
+        nt = n_threads
+    cdef cnp.ndarray p = <cnp.ndarray>y_pred
+    cdef cnp.ndarray t = <cnp.ndarray>y_true
+    cdef int typenum = cnp.PyArray_TYPE(p)
+    if (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or not cnp.PyArray_IS_C_CONTIGUOUS(p):
+        return None
+    cdef int ndim = cnp.PyArray_NDIM(p)
+    if ndim == 0 or cnp.PyArray_SIZE(p) == 0 or not cnp.PyArray_IS_C_CONTIGUOUS(t):
+        return None
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(p)
+    cdef cnp.npy_intp *tdims = cnp.PyArray_DIMS(t)
+    cdef int i, tndim = cnp.PyArray_NDIM(t)
+    if kind == 2:
+        if cnp.PyArray_TYPE(t) != cnp.NPY_INT64 or tndim != ndim - 1:
+            return None
+    elif cnp.PyArray_TYPE(t) != typenum or tndim != ndim:
+        return None
+    for i in range(tndim):
+        if tdims[i] != dims[i]:
+            return None
+    cdef Py_ssize_t k = 1 if (kind == 0 and ndim == 1) else dims[ndim - 1]
+    cdef cnp.ndarray g = None
+    if want_grad:
+        if out is None:
+            g = cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
+        else:
+            if not PyArray_CheckExact(out):
+                return None
+            g = <cnp.ndarray>out
+            if (cnp.PyArray_TYPE(g) != typenum or not cnp.PyArray_IS_C_CONTIGUOUS(g)
+                    or not cnp.PyArray_ISWRITEABLE(g) or cnp.PyArray_NDIM(g) != ndim):
+                return None
+            for i in range(ndim):
+                if cnp.PyArray_DIMS(g)[i] != dims[i]:
+                    return None
+    cdef tuple prm = params32 if typenum == cnp.NPY_FLOAT else params64
+    value = _run_impl(kernel, t, p, k, g, None, None, class_weight, <int>code_obj,
+                      <double>prm[0], <double>prm[1], <double>prm[2], <double>prm[3],
+                      ignore_index, nt)
+    if want_grad:
+        return value, g
+    return value
+
+
 def run(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssize_t k,
         object grad, object per_sample, object sample_weight, object class_weight,
         int reduction, double p0=0.0, double p1=0.0, double p2=0.0, double p3=0.0,
@@ -182,6 +254,14 @@ def run(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssize_t k,
     y_pred's dtype; ``sample_weight`` None or ``n_rows`` float64; ``class_weight`` None or
     ``k`` float64.
     """
+    return _run_impl(kernel, y_true, y_pred, k, grad, per_sample, sample_weight, class_weight,
+                     reduction, p0, p1, p2, p3, ignore_index, n_threads)
+
+
+cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssize_t k,
+                      object grad, object per_sample, object sample_weight,
+                      object class_weight, int reduction, double p0, double p1, double p2,
+                      double p3, object ignore_index, int n_threads):
     cdef int typenum = cnp.PyArray_TYPE(y_pred)
     cdef int is_double
     if typenum == cnp.NPY_DOUBLE:
