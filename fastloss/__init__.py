@@ -21,6 +21,14 @@ binary_cross_entropy = get("binary_cross_entropy")
 categorical_cross_entropy = get("categorical_cross_entropy")
 sparse_categorical_cross_entropy = get("sparse_categorical_cross_entropy")
 
+# metric learning (several inputs: one gradient per input) and segmentation (whole samples)
+contrastive = get("contrastive")
+triplet = get("triplet")
+cosine_embedding = get("cosine_embedding")
+dice = get("dice")
+iou = get("iou")
+tversky = get("tversky")
+
 
 def __getattr__(name):
     if name == "backend":  # the backend in use now ("cython" or "numpy")
@@ -33,4 +41,5 @@ __all__ = [
     "mse", "mae", "huber", "binary_cross_entropy", "categorical_cross_entropy",
     "sparse_categorical_cross_entropy", "get", "available", "Loss", "LossSpec",
     "show_config", "config", "set_backend", "use_backend", "default_threads",
+    "contrastive", "triplet", "cosine_embedding", "dice", "iou", "tversky",
 ]
