@@ -13,6 +13,8 @@ from ._config import config, default_threads, set_backend, show_config, use_back
 from ._loss import Loss, LossSpec
 from ._registry import REGISTRY as _REGISTRY
 from ._registry import available, get
+from ._custom import custom
+from ._check import GradCheck, check_grad
 
 mse = get("mse")
 mae = get("mae")
@@ -42,4 +44,5 @@ __all__ = [
     "sparse_categorical_cross_entropy", "get", "available", "Loss", "LossSpec",
     "show_config", "config", "set_backend", "use_backend", "default_threads",
     "contrastive", "triplet", "cosine_embedding", "dice", "iou", "tversky",
+    "custom", "check_grad", "GradCheck",
 ]

@@ -337,8 +337,11 @@ class ElementwiseFamily(Family):
 
     def __init__(self, last_axis="mean"):
         self.last_axis = last_axis
-        self.semantics = SEMANTICS.replace("mean over the last axis", f"{last_axis} over the "
-                                           f"last axis")
+        self.semantics = f"""
+Shapes: y_true and y_pred have one shape; the last axis is the output axis.  y_pred of shape
+(N,) is N samples of one output; for (N, K) or (B, T, K) the per-sample loss is the
+{last_axis} over the last axis.  ``grad`` has y_pred's shape and dtype.
+""" + REDUCTION_SEMANTICS
 
     def layout(self, arrays, params):
         y_true, y_pred = arrays

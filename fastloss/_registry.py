@@ -280,14 +280,39 @@ def _register_names():
 _register_names()
 
 
-def register(spec):
-    """Add a loss to the catalogue (used by ``fastloss.custom``)."""
-    if spec.name in _LOOKUP or _key(spec.name) in _LOOKUP:
-        raise ValueError(f"a loss named {spec.name!r} already exists")
+def register(spec, replace=False):
+    """Add a loss and its aliases to the catalogue (used by ``fastloss.custom``).
+
+    A name (or alias) already taken raises ValueError, unless ``replace=True`` and it belongs
+    to an earlier custom loss of the same name, which is then replaced.  Catalogue losses are
+    never replaced.
+    """
+    names = (spec.name,) + tuple(spec.aliases)
+    for name in names:
+        taken = _LOOKUP.get(name) or _LOOKUP.get(_key(name))
+        if taken is not None and not (replace and taken[0] == spec.name
+                                      and REGISTRY[spec.name].kind == "custom"):
+            raise ValueError(f"a loss named {name!r} already exists ({taken[0]}); choose "
+                             f"another name" + ("" if REGISTRY[taken[0]].kind != "custom"
+                                                else " or pass replace=True"))
+    if spec.name in REGISTRY:
+        unregister(spec.name)
     SPECS.append(spec)
     REGISTRY[spec.name] = spec
-    _LOOKUP[spec.name] = (spec.name, {})
-    _LOOKUP.setdefault(_key(spec.name), (spec.name, {}))
+    for name in names:
+        _LOOKUP[name] = (spec.name, {})
+        _LOOKUP.setdefault(_key(name), (spec.name, {}))
+
+
+def unregister(name):
+    """Remove a custom loss (and its aliases) from the catalogue."""
+    spec = REGISTRY.get(name)
+    if spec is None or spec.kind != "custom":
+        raise ValueError(f"{name!r} is not a registered custom loss")
+    SPECS.remove(spec)
+    del REGISTRY[name]
+    for key in [k for k, (target, _) in _LOOKUP.items() if target == name]:
+        del _LOOKUP[key]
 
 
 def available():

@@ -435,7 +435,9 @@ def run_multi(int kernel, object y_true, tuple inputs, object grads, Py_ssize_t 
         if y_true is not None:
             raise ValueError(f"kernel {kernel} takes no y_true")
     else:
-        arr = <cnp.ndarray?>y_true
+        if not isinstance(y_true, cnp.ndarray):
+            raise ValueError(f"kernel {kernel} needs y_true as an array")
+        arr = <cnp.ndarray>y_true
         if not _is_float(arr, typenum) or cnp.PyArray_SIZE(arr) != (
                 n_rows if target_kind == TARGET_PER_ROW else size):
             raise ValueError("y_true must be C-contiguous, in the inputs' dtype, "
