@@ -86,9 +86,10 @@ class LossSpec:
 class Loss:
     """A loss function with its gradient; see the instance's docstring for the maths."""
 
-    def __new__(cls, spec, **params):
-        # A spec with a family (several inputs, custom ...) makes a FamilyLoss.
-        if cls is Loss and spec.family is not None:
+    def __new__(cls, spec=None, **params):
+        # A spec with a family (several inputs, custom ...) makes a FamilyLoss.  (spec may
+        # be missing when copy / pickle recreate an instance.)
+        if cls is Loss and getattr(spec, "family", None) is not None:
             cls = FamilyLoss
         return super().__new__(cls)
 
