@@ -13,6 +13,8 @@ from ._config import config, default_threads, set_backend, show_config, use_back
 from ._loss import Loss, LossSpec
 from ._registry import REGISTRY as _REGISTRY
 from ._registry import available, get
+from ._custom import custom
+from ._check import GradCheck, check_grad
 
 mse = get("mse")
 mae = get("mae")
@@ -20,6 +22,14 @@ huber = get("huber")
 binary_cross_entropy = get("binary_cross_entropy")
 categorical_cross_entropy = get("categorical_cross_entropy")
 sparse_categorical_cross_entropy = get("sparse_categorical_cross_entropy")
+
+# metric learning (several inputs: one gradient per input) and segmentation (whole samples)
+contrastive = get("contrastive")
+triplet = get("triplet")
+cosine_embedding = get("cosine_embedding")
+dice = get("dice")
+iou = get("iou")
+tversky = get("tversky")
 
 
 def __getattr__(name):
@@ -33,4 +43,6 @@ __all__ = [
     "mse", "mae", "huber", "binary_cross_entropy", "categorical_cross_entropy",
     "sparse_categorical_cross_entropy", "get", "available", "Loss", "LossSpec",
     "show_config", "config", "set_backend", "use_backend", "default_threads",
+    "contrastive", "triplet", "cosine_embedding", "dice", "iou", "tversky",
+    "custom", "check_grad", "GradCheck",
 ]

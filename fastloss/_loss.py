@@ -4,7 +4,7 @@ A :class:`LossSpec` says how to run one loss on each backend; a :class:`Loss` bi
 to parameter values and gives it ``__call__``, ``grad`` and ``value_and_grad``.  All the
 shape, dtype, weight and reduction handling lives here, once, for every loss.
 """
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -63,11 +63,17 @@ class LossSpec:
           targets; per-sample loss = sum over the class axis) or "sparse" (integer labels of
           shape y_pred.shape[:-1]).
     plan: params -> Plan, choosing kernel and NumPy function (e.g. by ``from_logits``).
+    family: for the other kinds ("pairwise", "triplet", "segmentation", "custom"), the
+          strategy object that lays out their arrays and runs them (see :class:`Family`).
     """
 
-    def __init__(self, name, kind, plan, params=(), doc="", aliases=()):
-        if kind not in ("elementwise", "categorical", "sparse"):
+    def __init__(self, name, kind, plan, params=(), doc="", aliases=(), family=None):
+        if family is not None:
+            if kind != family.kind:
+                raise ValueError(f"kind {kind!r} does not match its family {family.kind!r}")
+        elif kind not in ("elementwise", "categorical", "sparse"):
             raise ValueError(f"unknown kind {kind!r}")
+        self.family = family
         self.name = name
         self.kind = kind
         self.plan = plan
@@ -91,6 +97,13 @@ class LossSpec:
 
 class Loss:
     """A loss function with its gradient; see the instance's docstring for the maths."""
+
+    def __new__(cls, spec=None, **params):
+        # A spec with a family (several inputs, custom ...) makes a FamilyLoss.  (spec may
+        # be missing when copy / pickle recreate an instance.)
+        if cls is Loss and getattr(spec, "family", None) is not None:
+            cls = FamilyLoss
+        return super().__new__(cls)
 
     def __init__(self, spec, **params):
         self.spec = spec
@@ -215,3 +228,263 @@ class Loss:
             else:
                 grad = grad.astype(result_dtype)
         return value, grad
+
+
+# ---- Families: losses of several inputs, whole-sample losses, custom losses ----------------
+#
+# The three kinds above take (y_true, y_pred) and run through Loss._run.  The kinds below
+# differ in how many arrays they take, which of them are differentiated and what one sample
+# is.  Each is a small strategy object, a Family, that validates its arrays and lays them out
+# as rows for the kernels (a Layout), and runs a Plan on that layout with either backend.
+# FamilyLoss does everything else (reductions, weights, out buffers, dtypes) once for all.
+
+REDUCTION_SEMANTICS = """
+Reductions (``reduction=``), with per-sample losses l_i and ``sample_weight`` w_i:
+  "mean"                 sum(w_i l_i) / sum(w_i)   (no weights: the plain mean)
+  "sum_over_batch_size"  sum(w_i l_i) / N          (Keras' default)
+  "sum"                  sum(w_i l_i)
+  "none"                 w_i l_i, shaped like the per-sample losses
+Gradients are of the reduced loss; for "none" of the sum of the returned values.
+"""
+
+
+class Layout(NamedTuple):
+    """The arrays of one call, as the kernels see them: rows of ``k`` elements."""
+    target: Optional[np.ndarray]   # labels (one per row) or targets like the inputs, or None
+    preds: tuple                   # the differentiated inputs: C-contiguous, one dtype, one shape
+    result_dtypes: tuple           # the dtype each gradient is returned in
+    k: int                         # elements per sample (row)
+    per_shape: tuple               # shape of the per-sample losses
+    classes: int = 1               # segmentation: a row is (outer, classes, inner)
+    inner: int = 1
+
+
+class Family:
+    """Strategy of one kind of loss: its arguments, its layout, how a Plan runs on it.
+
+    ``inputs`` names the array arguments in call order; the last ``n_preds`` of them are
+    differentiated.  ``plan.numpy(target, preds, params, layout)`` (the NumPy twin) gets the
+    target reshaped to rows (``(n_rows,)`` labels or ``(n_rows, k)``) and the inputs as
+    ``(n_rows, k)`` and returns ``_numpy.MultiRowResult(loss, grads)``.
+    """
+    kind = None
+    inputs = ("y_true", "y_pred")
+    n_preds = 1
+    target_per_row = False
+    semantics = ""
+
+    def layout(self, arrays, params):
+        raise NotImplementedError
+
+    def run_compiled(self, plan, lay, grads, per, sw, code, threads):
+        return _config._kernels.run_multi(
+            plan.kernel, lay.target, lay.preds, grads, lay.k, per, sw, code,
+            *plan.kernel_params, lay.classes, lay.inner, threads)
+
+    def run_numpy(self, plan, lay, params, sw, code):
+        n_rows = lay.preds[0].size // lay.k
+        target = lay.target
+        if target is not None:
+            target = target.reshape(-1) if self.target_per_row else target.reshape(n_rows, -1)
+        result = plan.numpy(target, tuple(p.reshape(n_rows, lay.k) for p in lay.preds),
+                            params, lay)
+        return _numpy.reduce_grads(result, None if sw is None else sw.reshape(-1), code)
+
+
+class PairFamily(Family):
+    """Two embeddings per sample and a label: contrastive, cosine embedding."""
+    kind = "pairwise"
+    inputs = ("y_true", "x1", "x2")
+    n_preds = 2
+    target_per_row = True
+    semantics = """
+Shapes: x1 and x2 have one shape (..., D); the last axis is the embedding axis and each
+leading index is one sample (a 1-D input is a single sample).  y_true holds one label per
+sample, shape x1.shape[:-1].  ``grad`` and ``value_and_grad`` return a tuple (d/dx1, d/dx2),
+each with its input's shape and dtype; ``out=`` takes a tuple of two buffers.
+""" + REDUCTION_SEMANTICS
+
+    def __init__(self, check_labels):
+        self.check_labels = check_labels
+
+    def layout(self, arrays, params):
+        y_true, x1, x2 = arrays
+        preds, dtypes = V.predictions((x1, x2), self.inputs[1:])
+        shape = preds[0].shape
+        t = V.row_labels(y_true, preds[0].dtype, shape[:-1])
+        self.check_labels(t)
+        return Layout(t, preds, dtypes, shape[-1], shape[:-1])
+
+
+class TripletFamily(Family):
+    """Anchor, positive and negative embeddings per sample, no labels."""
+    kind = "triplet"
+    inputs = ("anchor", "positive", "negative")
+    n_preds = 3
+    semantics = """
+Shapes: anchor, positive and negative have one shape (..., D); the last axis is the embedding
+axis and each leading index is one sample (a 1-D input is a single sample).  There is no
+y_true.  ``grad`` and ``value_and_grad`` return a tuple (d/danchor, d/dpositive,
+d/dnegative), each with its input's shape and dtype; ``out=`` takes a tuple of three buffers.
+""" + REDUCTION_SEMANTICS
+
+    def layout(self, arrays, params):
+        preds, dtypes = V.predictions(arrays, self.inputs)
+        shape = preds[0].shape
+        return Layout(None, preds, dtypes, shape[-1], shape[:-1])
+
+
+class SegmentationFamily(Family):
+    """One score per sample over a whole image (volume, sequence ...), optionally per class."""
+    kind = "segmentation"
+    semantics = """
+Shapes: y_pred (N, ...) - axis 0 is the batch, every other axis belongs to the sample; y_true
+has y_pred's shape (masks or soft targets in [0, 1]).  One loss per sample: the sums run over
+all non-batch axes.  With ``class_axis`` (an int, e.g. -1 for channels-last (N, H, W, C) or 1
+for channels-first (N, C, H, W)) the score is computed per class over the other non-batch
+axes and the per-sample loss is the mean over classes.  ``sample_weight`` has shape (N,).
+``grad`` has y_pred's shape and dtype.
+""" + REDUCTION_SEMANTICS
+
+    def layout(self, arrays, params):
+        y_true, y_pred = arrays
+        p, result_dtype = V.prediction(y_pred)
+        t = V.target_like(y_true, p)
+        shape = p.shape
+        n = shape[0]
+        k = p.size // n
+        classes, inner = 1, k
+        axis = params.get("class_axis")
+        if axis is not None:
+            ax = axis + p.ndim if axis < 0 else axis
+            if not 1 <= ax < p.ndim:
+                raise ValueError(f"class_axis={axis} is not a class axis of y_pred with shape "
+                                 f"{shape}: it must name one of the non-batch axes 1..{p.ndim - 1}"
+                                 f" (or -{p.ndim - 1}..-1)")
+            classes = shape[ax]
+            inner = int(np.prod(shape[ax + 1:], dtype=np.int64))
+            if classes == 1:              # one class: the same as no class axis
+                inner = k
+        return Layout(t, (p,), (result_dtype,), k, shape[:1], classes, inner)
+
+
+class ElementwiseFamily(Family):
+    """Elementwise (y_true, y_pred) losses whose Plan brings its own engine (custom losses).
+
+    ``plan.kernel`` is a callable ``engine(target, pred, grad, per, sw, code, params,
+    threads) -> value`` on the rows of the layout, or None when the loss has only its NumPy
+    form; the per-sample loss is the mean (or, with ``last_axis="sum"``, the sum) over the
+    last axis of >= 2-D inputs, a 1-D input being N samples of one output.
+    """
+    kind = "custom"
+
+    def __init__(self, last_axis="mean"):
+        self.last_axis = last_axis
+        self.semantics = f"""
+Shapes: y_true and y_pred have one shape; the last axis is the output axis.  y_pred of shape
+(N,) is N samples of one output; for (N, K) or (B, T, K) the per-sample loss is the
+{last_axis} over the last axis.  ``grad`` has y_pred's shape and dtype.
+""" + REDUCTION_SEMANTICS
+
+    def layout(self, arrays, params):
+        y_true, y_pred = arrays
+        p, result_dtype = V.prediction(y_pred)
+        t = V.target_like(y_true, p)
+        if p.ndim == 1:
+            return Layout(t, (p,), (result_dtype,), 1, p.shape)
+        return Layout(t, (p,), (result_dtype,), p.shape[-1], p.shape[:-1])
+
+    def run_compiled(self, plan, lay, grads, per, sw, code, threads):
+        if plan.kernel is None:
+            return None
+        return plan.kernel(lay.target, lay.preds[0], lay.k, None if grads is None else grads[0],
+                           per, sw, code, plan.kernel_params, threads)
+
+
+class FamilyLoss(Loss):
+    """A loss run by a :class:`Family`: several inputs, whole-sample or custom losses.
+
+    Call it with the arrays its family names (``loss.inputs``), in that order, then the same
+    keywords as every loss.  With several differentiated inputs ``grad`` returns a tuple and
+    ``out=`` takes a tuple of buffers.
+    """
+
+    def __init__(self, spec, **params):
+        self.spec = spec
+        self.params = spec.resolve(params)
+        self.__doc__ = spec.doc + "\n" + spec.family.semantics
+
+    @property
+    def inputs(self):
+        """Names of the array arguments, in call order."""
+        return self.spec.family.inputs
+
+    def __call__(self, *arrays, reduction="mean", sample_weight=None, n_threads=None,
+                 **params):
+        """The loss: a float, or the per-sample losses for ``reduction="none"``."""
+        return self._run(arrays, reduction, sample_weight, n_threads, params, False, None)[0]
+
+    def grad(self, *arrays, reduction="mean", sample_weight=None, out=None, n_threads=None,
+             **params):
+        """d(reduced loss)/d input for each differentiated input (a tuple when several)."""
+        return self._run(arrays, reduction, sample_weight, n_threads, params, True, out)[1]
+
+    def value_and_grad(self, *arrays, reduction="mean", sample_weight=None, out=None,
+                       n_threads=None, **params):
+        """(loss, gradient(s)) from one fused pass; with ``out=`` nothing else is allocated."""
+        return self._run(arrays, reduction, sample_weight, n_threads, params, True, out)
+
+    def _run(self, arrays, reduction, sample_weight, n_threads, params, want_grad, out):
+        spec = self.spec
+        family = spec.family
+        if len(arrays) != len(family.inputs):
+            raise TypeError(f"{spec.name} takes {len(family.inputs)} arrays "
+                            f"({', '.join(family.inputs)}), got {len(arrays)}")
+        prm = spec.resolve(params, self.params) if params else self.params
+        code = V.reduction_code(reduction)
+        threads = V.n_threads(n_threads)
+        lay = family.layout(arrays, prm)
+        sw = None if sample_weight is None else V.sample_weight(sample_weight, lay.per_shape)
+        shape = lay.preds[0].shape
+        compute = lay.preds[0].dtype
+        value_dtype = lay.result_dtypes[0] if len(lay.result_dtypes) == 1 else \
+            np.result_type(*lay.result_dtypes)
+
+        grads = outs = None
+        if want_grad:
+            outs = V.out_buffers(out, shape, lay.result_dtypes,
+                                 family.inputs[len(family.inputs) - family.n_preds:])
+            grads = tuple(o if (o is not None and o.dtype == compute) else
+                          np.empty(shape, compute) for o in outs)
+        per = np.empty(lay.per_shape, compute) if code == 0 else None
+
+        plan = spec.plan(prm)
+        value = None
+        if _config.state.backend == "cython":
+            value = family.run_compiled(plan, lay, grads, per, sw, code, threads)
+        if value is None:     # the NumPy backend, or a loss that only has its NumPy form
+            value, grads2 = family.run_numpy(plan, lay, prm, sw, code)
+            if want_grad:
+                for g, g2 in zip(grads, grads2):
+                    g[...] = g2.reshape(shape)
+            if code == 0:
+                per[...] = value.reshape(lay.per_shape)
+
+        if code == 0:
+            value = per if per.dtype == value_dtype else per.astype(value_dtype)
+        if want_grad:
+            grads = tuple(_returned(g, o, dt) for g, o, dt in zip(grads, outs,
+                                                                  lay.result_dtypes))
+            if family.n_preds == 1:
+                grads = grads[0]
+        return value, grads
+
+
+def _returned(grad, out, dtype):
+    """The gradient as returned: in ``out`` when given, in the input's dtype."""
+    if grad.dtype == dtype:
+        return grad
+    if out is not None:
+        out[...] = grad
+        return out
+    return grad.astype(dtype)

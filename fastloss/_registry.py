@@ -4,12 +4,15 @@ Adding a loss means adding its kernel (src/), its NumPy twin (fastloss/_numpy/),
 here and a row in the test battery - nothing else.
 """
 from . import _validation as V
-from ._loss import Loss, LossSpec, Param, Plan
+from ._loss import Loss, LossSpec, PairFamily, Param, Plan, SegmentationFamily, TripletFamily
 from ._numpy import classification as npc
+from ._numpy import embedding as npe
 from ._numpy import regression as npr
+from ._numpy import segmentation as nps
 
 # Kernel ids: the enum at the top of src/fl_kernels.h.
 MSE, MAE, HUBER, BCE_PROB, BCE_LOGIT, CCE_PROB, CCE_LOGIT, SCCE_PROB, SCCE_LOGIT = range(9)
+CONTRASTIVE, TRIPLET, COSINE_EMBEDDING, TVERSKY_PROB, TVERSKY_LOGIT = range(40, 45)
 
 _FROM_LOGITS = Param("from_logits", False, V.boolean("from_logits"))
 _SMOOTHING = Param("label_smoothing", 0.0, V.unit_interval("label_smoothing"))
@@ -112,6 +115,136 @@ SPECS = [
     ),
 ]
 
+# ---- metric learning and segmentation (kernels 40-59, src/fl_embedding_impl.h and
+#      src/fl_segmentation_impl.h; NumPy twins in _numpy/embedding.py, _numpy/segmentation.py)
+
+_MARGIN = Param("margin", 1.0, V.positive_float("margin"))
+_SMOOTH = Param("smooth", 1.0, V.float_in("smooth", 0.0, float("inf")))
+_CLASS_AXIS = Param("class_axis", None, V.optional_axis("class_axis"))
+
+
+def _overlap_plan(numpy_fn, smooth, alpha, beta):
+    return lambda p: Plan(TVERSKY_LOGIT if p["from_logits"] else TVERSKY_PROB,
+                          (smooth(p), alpha(p), beta(p), 0.0), numpy_fn)
+
+
+_OVERLAP_DOC = """With TP = sum t q, FP = sum (1 - t) q, FN = sum t (1 - q) over the sample's
+    elements (q = y_pred, or sigmoid(y_pred) with from_logits=True, the gradient then being
+    with respect to the logits).  Probabilities are used as given (not clipped).
+    smooth (>= 0, default 1) keeps empty masks finite: with smooth=0 a sample with
+    sum t = sum q = 0 gives NaN.  class_axis: None (default) scores each sample as one region;
+    an int (-1 channels-last, 1 channels-first) scores each class over the other non-batch
+    axes and averages the class scores."""
+
+SPECS.extend([
+    LossSpec(
+        "contrastive", "pairwise",
+        lambda p: Plan(CONTRASTIVE, (p["margin"], 0.0, 0.0, 0.0), npe.contrastive),
+        params=[_MARGIN],
+        family=PairFamily(V.unit_labels),
+        doc="""Contrastive loss of embedding pairs: fl.contrastive(similar, x1, x2, margin=1.0).
+
+    With d = ||x1 - x2||_2 per sample and similar = y in {0, 1} (1: similar pair, 0:
+    dissimilar; values in between interpolate the two terms):
+
+        l = y d^2 + (1 - y) max(0, margin - d)^2
+
+    There is no factor 1/2 (Hadsell et al. put 1/2 on both terms and use Y = 0 for similar
+    pairs; halve the loss to get theirs).  Gradients d/dx1 = -d/dx2; the hinge term's
+    gradient is taken as 0 where d = 0 (its direction is undefined there).  margin > 0.
+    Reference: Hadsell, Chopra, LeCun, "Dimensionality Reduction by Learning an Invariant
+    Mapping", CVPR 2006; tensorflow_addons.losses.contrastive_loss (same form, on distances).""",
+        aliases=("ContrastiveLoss", "contrastive_loss"),
+    ),
+    LossSpec(
+        "triplet", "triplet",
+        lambda p: Plan(TRIPLET, (p["margin"], p["p"], float(p["swap"]), p["eps"]), npe.triplet),
+        params=[_MARGIN, Param("p", 2.0, V.float_in("p", 1.0, float("inf"))),
+                Param("swap", False, V.boolean("swap")),
+                Param("eps", 1e-6, V.float_in("eps", 0.0, float("inf")))],
+        family=TripletFamily(),
+        doc="""Triplet margin loss: fl.triplet(anchor, positive, negative, margin=1.0, p=2,
+    swap=False, eps=1e-6).
+
+        l = max(0, margin + d(a, p) - d(a, n)),    d(x, y) = ||x - y + eps||_p
+
+    As PyTorch, eps is added to the difference inside the norm (pairwise_distance).  With
+    swap=True, d(a, n) is replaced by min(d(a, n), d(p, n)) (the "distance swap" of Balntas
+    et al.).  p: the norm degree, a number >= 1 (1 and 2 have fast paths).  margin > 0.
+    Returns three gradients (anchor, positive, negative); the hinge's subgradient is 0 where
+    l = 0, a distance's gradient 0 where it is 0.
+    Reference: torch.nn.functional.triplet_margin_loss; Balntas et al., BMVC 2016.""",
+        aliases=("triplet_margin", "TripletMarginLoss", "triplet_margin_loss", "triplet_loss"),
+    ),
+    LossSpec(
+        "cosine_embedding", "pairwise",
+        lambda p: Plan(COSINE_EMBEDDING, (p["margin"], npe.COSINE_EPS, 0.0, 0.0),
+                       npe.cosine_embedding),
+        params=[Param("margin", 0.0, V.float_in("margin", -1.0, 1.0))],
+        family=PairFamily(V.sign_labels),
+        doc="""Cosine embedding loss: fl.cosine_embedding(y, x1, x2, margin=0.0), y in {1, -1}.
+
+        cos = <x1, x2> / sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12))
+        l = 1 - cos               if y = 1
+            max(0, cos - margin)  if y = -1
+
+    The 1e-12 is PyTorch's.  margin in [-1, 1] (PyTorch suggests 0 to 0.5); labels other
+    than 1 and -1 raise ValueError.  Returns two gradients (x1, x2).
+    Reference: torch.nn.functional.cosine_embedding_loss.""",
+        aliases=("CosineEmbeddingLoss", "cosine_embedding_loss"),
+    ),
+    LossSpec(
+        "dice", "segmentation",
+        _overlap_plan(nps.dice, lambda p: p["smooth"] / 2, lambda p: 0.5, lambda p: 0.5),
+        params=[_SMOOTH, _FROM_LOGITS, _CLASS_AXIS],
+        family=SegmentationFamily(),
+        doc=f"""Soft Dice loss, one per sample: fl.dice(y_true, y_pred, smooth=1.0,
+    from_logits=False, class_axis=None).
+
+        l = 1 - (2 TP + smooth) / (sum t + sum q + smooth)
+    {_OVERLAP_DOC}
+    Reference: Milletari et al., V-Net, 2016; keras.losses.Dice, which has no smooth (an
+    epsilon in the denominator only) and by default pools the whole batch into one score.""",
+        aliases=("Dice", "DiceLoss", "dice_loss", "soft_dice"),
+    ),
+    LossSpec(
+        "iou", "segmentation",
+        _overlap_plan(nps.iou, lambda p: p["smooth"], lambda p: 1.0, lambda p: 1.0),
+        params=[_SMOOTH, _FROM_LOGITS, _CLASS_AXIS],
+        family=SegmentationFamily(),
+        doc=f"""Soft IoU (Jaccard) loss, one per sample: fl.iou(y_true, y_pred, smooth=1.0,
+    from_logits=False, class_axis=None).
+
+        l = 1 - (TP + smooth) / (sum t + sum q - TP + smooth)
+    {_OVERLAP_DOC}
+    Reference: https://en.wikipedia.org/wiki/Jaccard_index (soft version: the products and
+    sums of probabilities replace the set operations); Rahman & Wang, ISVC 2016.""",
+        aliases=("IoULoss", "iou_loss", "jaccard", "soft_jaccard", "JaccardLoss",
+                 "jaccard_loss"),
+    ),
+    LossSpec(
+        "tversky", "segmentation",
+        _overlap_plan(nps.tversky, lambda p: p["smooth"], lambda p: p["alpha"],
+                      lambda p: p["beta"]),
+        params=[Param("alpha", 0.5, V.float_in("alpha", 0.0, float("inf"))),
+                Param("beta", 0.5, V.float_in("beta", 0.0, float("inf"))),
+                _SMOOTH, _FROM_LOGITS, _CLASS_AXIS],
+        family=SegmentationFamily(),
+        doc=f"""Tversky loss, one per sample: fl.tversky(y_true, y_pred, alpha=0.5, beta=0.5,
+    smooth=1.0, from_logits=False, class_axis=None).
+
+        l = 1 - (TP + smooth) / (TP + alpha FP + beta FN + smooth)
+    alpha weighs false positives, beta false negatives (both >= 0); alpha = beta = 1/2 is
+    Dice with smooth / 2, alpha = beta = 1 is IoU.
+    {_OVERLAP_DOC}
+    Reference: Salehi et al., "Tversky loss function for image segmentation", 2017.
+    keras.losses.Tversky documents the same roles but its code applies alpha to
+    sum t (1 - q) (false negatives): keras Tversky(alpha=a, beta=b) is fl.tversky(alpha=b,
+    beta=a) with smooth -> an epsilon, pooled over the whole batch.""",
+        aliases=("Tversky", "TverskyLoss", "tversky_loss"),
+    ),
+])
+
 # Names from other libraries that imply parameter values.
 ALIASES_WITH_PARAMS = {
     "BCEWithLogitsLoss": ("binary_cross_entropy", {"from_logits": True}),
@@ -147,14 +280,39 @@ def _register_names():
 _register_names()
 
 
-def register(spec):
-    """Add a loss to the catalogue (used by ``fastloss.custom``)."""
-    if spec.name in _LOOKUP or _key(spec.name) in _LOOKUP:
-        raise ValueError(f"a loss named {spec.name!r} already exists")
+def register(spec, replace=False):
+    """Add a loss and its aliases to the catalogue (used by ``fastloss.custom``).
+
+    A name (or alias) already taken raises ValueError, unless ``replace=True`` and it belongs
+    to an earlier custom loss of the same name, which is then replaced.  Catalogue losses are
+    never replaced.
+    """
+    names = (spec.name,) + tuple(spec.aliases)
+    for name in names:
+        taken = _LOOKUP.get(name) or _LOOKUP.get(_key(name))
+        if taken is not None and not (replace and taken[0] == spec.name
+                                      and REGISTRY[spec.name].kind == "custom"):
+            raise ValueError(f"a loss named {name!r} already exists ({taken[0]}); choose "
+                             f"another name" + ("" if REGISTRY[taken[0]].kind != "custom"
+                                                else " or pass replace=True"))
+    if spec.name in REGISTRY:
+        unregister(spec.name)
     SPECS.append(spec)
     REGISTRY[spec.name] = spec
-    _LOOKUP[spec.name] = (spec.name, {})
-    _LOOKUP.setdefault(_key(spec.name), (spec.name, {}))
+    for name in names:
+        _LOOKUP[name] = (spec.name, {})
+        _LOOKUP.setdefault(_key(name), (spec.name, {}))
+
+
+def unregister(name):
+    """Remove a custom loss (and its aliases) from the catalogue."""
+    spec = REGISTRY.get(name)
+    if spec is None or spec.kind != "custom":
+        raise ValueError(f"{name!r} is not a registered custom loss")
+    SPECS.remove(spec)
+    del REGISTRY[name]
+    for key in [k for k, (target, _) in _LOOKUP.items() if target == name]:
+        del _LOOKUP[key]
 
 
 def available():

@@ -217,3 +217,114 @@ def optional_class_weight(name):
         w.flags.writeable = False
         return w
     return check
+
+
+# ---- losses of several inputs (metric learning, segmentation) -----------------------------
+
+def predictions(arrays, names):
+    """Several prediction inputs of one shape, computed in one dtype.
+
+    Returns (arrays in the common compute dtype, C-contiguous; the dtype each gradient is
+    returned in).  Each input's own rules are those of :func:`prediction`; inputs of
+    different dtypes are computed in the promoted dtype.
+    """
+    pairs = [prediction(a, n) for a, n in zip(arrays, names)]
+    shape = pairs[0][0].shape
+    for (p, _), name in zip(pairs[1:], names[1:]):
+        if p.shape != shape:
+            raise ValueError(f"{name} has shape {p.shape} but {names[0]} has shape {shape}; "
+                             f"they must match")
+    compute = pairs[0][0].dtype
+    if any(p.dtype != compute for p, _ in pairs):
+        compute = np.result_type(*(p.dtype for p, _ in pairs))
+    preds = tuple(p if p.dtype == compute else p.astype(compute) for p, _ in pairs)
+    return preds, tuple(r for _, r in pairs)
+
+
+def row_labels(y_true, dtype, per_sample_shape, name="y_true"):
+    """One real label per sample (shape per_sample_shape), C-contiguous in ``dtype``."""
+    y_true = _as_array(y_true, name)
+    _numeric_kind(y_true, name)
+    if y_true.shape != per_sample_shape:
+        raise ValueError(f"{name} has shape {y_true.shape}; it must hold one label per sample, "
+                         f"shape {per_sample_shape} (the inputs' shape without the last axis)")
+    if y_true.dtype != dtype or not y_true.flags.c_contiguous:
+        y_true = np.ascontiguousarray(y_true, dtype=dtype)
+    return y_true
+
+
+def _first_bad(bad, y, name, expected):
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(f"{name} holds {y.ravel()[i]!r} at flat index {i}; {expected}")
+
+
+def unit_labels(y, name="y_true"):
+    """Labels in [0, 1] (1 = similar pair, 0 = dissimilar; NaN is refused)."""
+    _first_bad(~((y >= 0) & (y <= 1)), y, name,
+               "labels must be 1 (similar) or 0 (dissimilar), or in between")
+
+
+def sign_labels(y, name="y_true"):
+    """Labels in {1, -1}."""
+    _first_bad((y != 1) & (y != -1), y, name, "labels must be 1 or -1")
+
+
+def out_buffers(out, shape, dtypes, names, name="out"):
+    """Validated gradient buffers, one per prediction input (None where not given).
+
+    One input: ``out`` is an array.  Several: a tuple (or list) with one array, or None, per
+    input, in argument order; the arrays must not overlap.
+    """
+    n = len(dtypes)
+    if out is None:
+        return (None,) * n
+    if n == 1:
+        return (out_buffer(out, shape, dtypes[0], name),)
+    if not isinstance(out, (tuple, list)) or len(out) != n:
+        got = (f"a {type(out).__name__} of length {len(out)}"
+               if isinstance(out, (tuple, list)) else f"a {type(out).__name__}")
+        raise ValueError(f"{name} must be a tuple of {n} arrays, one gradient buffer per input "
+                         f"({', '.join(names)}), or None; got {got}")
+    bufs = tuple(None if o is None else out_buffer(o, shape, dt, f"{name}[{i}]")
+                 for i, (o, dt) in enumerate(zip(out, dtypes)))
+    for i in range(n):
+        for j in range(i + 1, n):
+            if bufs[i] is not None and bufs[j] is not None and \
+                    np.may_share_memory(bufs[i], bufs[j]):
+                raise ValueError(f"{name}[{i}] and {name}[{j}] share memory; each gradient "
+                                 f"needs its own buffer")
+    return bufs
+
+
+def finite_float(name):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        return value
+    return check
+
+
+def float_in(name, lo, hi):
+    """A number in [lo, hi] (an infinite bound means no bound, but the value is finite)."""
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
+        value = float(value)
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise ValueError(f"{name} must be a finite number in [{lo}, {hi}], got {value!r}")
+        return value
+    return check
+
+
+def optional_axis(name):
+    def check(value):
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"{name} must be None or an int (an axis), got {value!r}")
+        return int(value)
+    return check

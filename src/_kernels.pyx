@@ -30,6 +30,7 @@ cimport numpy as cnp
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
+from libc.string cimport memset
 from libc.math cimport isfinite
 
 cnp.import_array()
@@ -50,6 +51,14 @@ cdef extern from "fl_kernels.h" nogil:
         double param[4]
         int64_t ignore_index
         int has_ignore
+        const void *x2
+        const void *x3
+        void *grad2
+        void *grad3
+        Py_ssize_t n_classes
+        Py_ssize_t inner
+        double *scratch
+        Py_ssize_t scratch_stride
     ctypedef double (*fl_block_fn)(const fl_args *a, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
     fl_block_fn fl_get_block(int kernel, int is_double)
     double fl_pairwise_sum(const double *a, Py_ssize_t n)
@@ -67,6 +76,11 @@ cdef extern from "fl_kernels.h" nogil:
     int fl_cpu_isa_level()
     int FL_HAVE_AVX2
     int FL_HAVE_AVX512
+    int FL_CONTRASTIVE
+    int FL_TRIPLET
+    int FL_COSINE_EMBEDDING
+    int FL_TVERSKY_PROB
+    int FL_TVERSKY_LOGIT
 
 #: Elements per block; block boundaries (and so every partial sum) depend on this only.
 BLOCK_ELEMENTS = 8192
@@ -167,6 +181,87 @@ cpdef int default_threads():
     if nt > _n_cpus:
         nt = _n_cpus
     return nt if nt > 0 else 1
+
+
+# ---- machinery shared by run and run_multi --------------------------------------------------
+
+cdef struct block_plan:
+    Py_ssize_t n_rows
+    Py_ssize_t rows_per_block
+    Py_ssize_t n_blocks
+    int nt
+
+
+cdef block_plan _plan_blocks(Py_ssize_t n_rows, Py_ssize_t k, Py_ssize_t size,
+                             int n_threads) noexcept:
+    """Blocks of about BLOCK_ELEMENTS elements (whole rows of k), and the threads to use."""
+    cdef block_plan plan
+    plan.n_rows = n_rows
+    plan.rows_per_block = _BLOCK // k
+    if plan.rows_per_block < 1:
+        plan.rows_per_block = 1
+    plan.n_blocks = (n_rows + plan.rows_per_block - 1) // plan.rows_per_block
+    if n_threads <= 0:
+        plan.nt = default_threads() if size >= _PAR_MIN else 1
+    else:
+        plan.nt = n_threads
+    if plan.nt > plan.n_blocks:
+        plan.nt = <int>plan.n_blocks
+    return plan
+
+
+cdef double _run_blocks(fl_block_fn fn, const fl_args *args, block_plan plan) except? -1.0:
+    """Run fn over every block (in parallel when plan.nt > 1); return the block sums added
+    pairwise in block order, so the result does not depend on the thread count."""
+    cdef double stack_partial[STACK_BLOCKS]
+    cdef double *partial = stack_partial
+    cdef Py_ssize_t n_blocks = plan.n_blocks, n_rows = plan.n_rows
+    cdef Py_ssize_t rows_per_block = plan.rows_per_block
+    cdef int nt = plan.nt
+    if n_blocks > STACK_BLOCKS:
+        partial = <double *>malloc(n_blocks * sizeof(double))
+        if partial == NULL:
+            raise MemoryError()
+    cdef Py_ssize_t b, r0, r1
+    cdef double total
+    try:
+        with nogil:
+            if nt <= 1:
+                for b in range(n_blocks):
+                    r0 = b * rows_per_block
+                    r1 = r0 + rows_per_block
+                    if r1 > n_rows:
+                        r1 = n_rows
+                    partial[b] = fn(args, r0, r1)
+            else:
+                for b in prange(n_blocks, schedule="static", num_threads=nt):
+                    r0 = b * rows_per_block
+                    r1 = r0 + rows_per_block
+                    if r1 > n_rows:
+                        r1 = n_rows
+                    partial[b] = fn(args, r0, r1)
+            total = fl_pairwise_sum(partial, n_blocks)
+    finally:
+        if partial != stack_partial:
+            free(partial)
+    return total
+
+
+cdef double _weight_sum(const double *sw, Py_ssize_t n_rows) except? -1.0:
+    """Sum of the sample weights; ValueError at the first negative or non-finite one."""
+    cdef Py_ssize_t i, bad = -1
+    cdef double wsum = 0.0, w
+    with nogil:
+        for i in range(n_rows):
+            w = sw[i]
+            if not (w >= 0.0 and isfinite(w)):
+                bad = i
+                break
+            wsum += w
+    if bad >= 0:
+        raise ValueError(f"sample_weight must be finite and >= 0; "
+                         f"sample_weight[{bad}] = {sw[bad]}")
+    return wsum
 
 
 cdef inline int _is_float(cnp.ndarray a, int typenum):
@@ -288,6 +383,7 @@ cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssi
         raise ValueError("y_true must match y_pred in dtype, size and C order")
 
     cdef fl_args args
+    memset(&args, 0, sizeof(fl_args))
     args.y_true = cnp.PyArray_DATA(y_true)
     args.y_pred = cnp.PyArray_DATA(y_pred)
     args.grad = NULL
@@ -385,16 +481,7 @@ cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssi
             raise ValueError(f"sample_weight must be finite and >= 0; "
                              f"sample_weight[{i}] = {sw[i]}")
     elif sw != NULL:
-        with nogil:
-            for i in range(n_rows):
-                w = sw[i]
-                if not (w >= 0.0 and isfinite(w)):
-                    bad = i
-                    break
-                wsum += w
-        if bad >= 0:
-            raise ValueError(f"sample_weight must be finite and >= 0; "
-                             f"sample_weight[{bad}] = {sw[bad]}")
+        wsum = _weight_sum(sw, n_rows)
 
     cdef double denom
     if reduction == RED_NONE or reduction == RED_SUM:
@@ -409,47 +496,156 @@ cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssi
     # PyTorch, and the gradient is 0.
     args.scale = 1.0 / denom if denom != 0.0 else 0.0
 
-    # Blocks and threads.
-    cdef Py_ssize_t rows_per_block = _BLOCK // k
-    if rows_per_block < 1:
-        rows_per_block = 1
-    cdef Py_ssize_t n_blocks = (n_rows + rows_per_block - 1) // rows_per_block
-    cdef int nt
-    if n_threads <= 0:
-        nt = default_threads() if size >= _PAR_MIN else 1
-    else:
-        nt = n_threads
-    if nt > n_blocks:
-        nt = <int>n_blocks
+    cdef block_plan plan = _plan_blocks(n_rows, k, size, n_threads)
+    cdef double total = _run_blocks(fn, &args, plan)
+    if reduction == RED_NONE or reduction == RED_SUM:
+        return total
+    return total / denom
 
-    cdef double stack_partial[STACK_BLOCKS]
-    cdef double *partial = stack_partial
-    if n_blocks > STACK_BLOCKS:
-        partial = <double *>malloc(n_blocks * sizeof(double))
-        if partial == NULL:
-            raise MemoryError()
-    cdef Py_ssize_t b, r0, r1
+
+# ---- kernels of several inputs: metric learning and segmentation (ids 40-59) -----------------
+
+# kernel -> (number of prediction inputs, what y_true is, per-thread scratch doubles per class)
+TARGET_NONE, TARGET_PER_ROW, TARGET_LIKE_INPUT = 0, 1, 2
+MULTI_KERNELS = {
+    FL_CONTRASTIVE: (2, TARGET_PER_ROW, 0),
+    FL_TRIPLET: (3, TARGET_NONE, 0),
+    FL_COSINE_EMBEDDING: (2, TARGET_PER_ROW, 0),
+    FL_TVERSKY_PROB: (1, TARGET_LIKE_INPUT, 3),
+    FL_TVERSKY_LOGIT: (1, TARGET_LIKE_INPUT, 3),
+}
+
+
+def run_multi(int kernel, object y_true, tuple inputs, object grads, Py_ssize_t k,
+              object per_sample, object sample_weight, int reduction,
+              double p0=0.0, double p1=0.0, double p2=0.0, double p3=0.0,
+              Py_ssize_t n_classes=1, Py_ssize_t inner=1, int n_threads=0):
+    """Run a kernel of one to three prediction inputs; return the reduced loss (for
+    ``reduction="none"``: the sum).  Blocks, threads and the combination of block sums are
+    those of :func:`run`.
+
+    Arrays: ``inputs`` a tuple of as many arrays as the kernel takes (MULTI_KERNELS), all
+    float32 or all float64, C-contiguous, of one size ``n_rows * k``; ``grads`` None or a
+    tuple of as many writable arrays like them; ``y_true`` None (triplet), one label per row
+    (contrastive, cosine embedding) or an array like the inputs (segmentation), in their
+    dtype; ``per_sample`` None or ``n_rows`` of their dtype; ``sample_weight`` None or
+    ``n_rows`` float64.  Segmentation rows are laid out as (outer, n_classes, inner).
+    """
+    spec = MULTI_KERNELS.get(kernel)
+    if spec is None:
+        raise ValueError(f"unknown kernel {kernel} for run_multi")
+    cdef Py_ssize_t n_inputs = spec[0]
+    cdef int target_kind = spec[1]
+    cdef Py_ssize_t scratch_per_class = spec[2]
+    if len(inputs) != n_inputs:
+        raise ValueError(f"kernel {kernel} takes {n_inputs} inputs, got {len(inputs)}")
+    cdef cnp.ndarray first = <cnp.ndarray?>inputs[0]
+    cdef int typenum = cnp.PyArray_TYPE(first)
+    cdef int is_double
+    if typenum == cnp.NPY_DOUBLE:
+        is_double = 1
+    elif typenum == cnp.NPY_FLOAT:
+        is_double = 0
+    else:
+        raise TypeError("inputs must be float32 or float64 for the compiled kernels")
+    cdef fl_block_fn fn = _getters[_level](kernel, is_double)
+    if fn == NULL:
+        raise ValueError(f"unknown kernel {kernel}")
+    cdef Py_ssize_t size = cnp.PyArray_SIZE(first)
+    if k < 1 or size == 0 or size % k != 0:
+        raise ValueError("inputs are empty or their row length does not divide their size")
+    cdef Py_ssize_t n_rows = size // k
+
+    cdef const void *data[3]
+    cdef void *gdata[3]
+    cdef Py_ssize_t j
+    cdef cnp.ndarray arr
+    for j in range(n_inputs):
+        arr = <cnp.ndarray?>inputs[j]
+        if not _is_float(arr, typenum) or cnp.PyArray_SIZE(arr) != size:
+            raise ValueError(f"input {j} must be a C-contiguous array like input 0 "
+                             f"(same dtype and size)")
+        data[j] = cnp.PyArray_DATA(arr)
+    gdata[0] = gdata[1] = gdata[2] = NULL
+    if grads is not None:
+        if not isinstance(grads, tuple) or len(grads) != n_inputs:
+            raise ValueError(f"out must be a tuple of {n_inputs} gradient arrays")
+        for j in range(n_inputs):
+            arr = <cnp.ndarray?>grads[j]
+            if (not _is_float(arr, typenum) or cnp.PyArray_SIZE(arr) != size
+                    or not cnp.PyArray_ISWRITEABLE(arr)):
+                raise ValueError(f"out[{j}] must be a writable C-contiguous array like "
+                                 f"the inputs")
+            gdata[j] = cnp.PyArray_DATA(arr)
+
+    cdef fl_args args
+    memset(&args, 0, sizeof(fl_args))
+    if target_kind == TARGET_NONE:
+        if y_true is not None:
+            raise ValueError(f"kernel {kernel} takes no y_true")
+    else:
+        if not isinstance(y_true, cnp.ndarray):
+            raise ValueError(f"kernel {kernel} needs y_true as an array")
+        arr = <cnp.ndarray>y_true
+        if not _is_float(arr, typenum) or cnp.PyArray_SIZE(arr) != (
+                n_rows if target_kind == TARGET_PER_ROW else size):
+            raise ValueError("y_true must be C-contiguous, in the inputs' dtype, "
+                             + ("one value per row" if target_kind == TARGET_PER_ROW
+                                else "shaped like the inputs"))
+        args.y_true = cnp.PyArray_DATA(arr)
+    args.y_pred = data[0]
+    args.x2 = data[1] if n_inputs > 1 else NULL
+    args.x3 = data[2] if n_inputs > 2 else NULL
+    args.grad = gdata[0]
+    args.grad2 = gdata[1]
+    args.grad3 = gdata[2]
+    args.k = k
+    args.param[0] = p0
+    args.param[1] = p1
+    args.param[2] = p2
+    args.param[3] = p3
+    if n_classes < 1 or inner < 1 or k % (n_classes * inner) != 0:
+        raise ValueError(f"a row of {k} elements cannot be laid out as "
+                         f"(outer, {n_classes} classes, {inner})")
+    args.n_classes = n_classes
+    args.inner = inner
+
+    if per_sample is not None:
+        arr = <cnp.ndarray?>per_sample
+        if (not _is_float(arr, typenum) or cnp.PyArray_SIZE(arr) != n_rows
+                or not cnp.PyArray_ISWRITEABLE(arr)):
+            raise ValueError("per-sample output must be writable, one value per sample")
+        args.per_sample = cnp.PyArray_DATA(arr)
+    cdef double wsum = 0.0
+    if sample_weight is not None:
+        arr = <cnp.ndarray?>sample_weight
+        if not _is_float(arr, cnp.NPY_DOUBLE) or cnp.PyArray_SIZE(arr) != n_rows:
+            raise ValueError("sample_weight must be float64, one value per sample")
+        args.sample_weight = <const double *>cnp.PyArray_DATA(arr)
+        wsum = _weight_sum(args.sample_weight, n_rows)
+
+    cdef double denom
+    if reduction == RED_NONE or reduction == RED_SUM:
+        denom = 1.0
+    elif reduction == RED_MEAN:
+        denom = wsum if sample_weight is not None else <double>n_rows
+    elif reduction == RED_SOBS:
+        denom = <double>n_rows
+    else:
+        raise ValueError(f"unknown reduction code {reduction}")
+    args.scale = 1.0 / denom if denom != 0.0 else 0.0
+
+    cdef block_plan plan = _plan_blocks(n_rows, k, size * n_inputs, n_threads)
     cdef double total
+    if scratch_per_class:
+        args.scratch_stride = scratch_per_class * n_classes
+        args.scratch = <double *>malloc(plan.nt * args.scratch_stride * sizeof(double))
+        if args.scratch == NULL:
+            raise MemoryError()
     try:
-        with nogil:
-            if nt <= 1:
-                for b in range(n_blocks):
-                    r0 = b * rows_per_block
-                    r1 = r0 + rows_per_block
-                    if r1 > n_rows:
-                        r1 = n_rows
-                    partial[b] = fn(&args, r0, r1)
-            else:
-                for b in prange(n_blocks, schedule="static", num_threads=nt):
-                    r0 = b * rows_per_block
-                    r1 = r0 + rows_per_block
-                    if r1 > n_rows:
-                        r1 = n_rows
-                    partial[b] = fn(&args, r0, r1)
-            total = fl_pairwise_sum(partial, n_blocks)
+        total = _run_blocks(fn, &args, plan)
     finally:
-        if partial != stack_partial:
-            free(partial)
+        free(args.scratch)
     if reduction == RED_NONE or reduction == RED_SUM:
         return total
     return total / denom

@@ -75,7 +75,12 @@ static inline int omp_get_thread_num(void) { return 0; }
     X(FL_CCE_PROB, 5, cce_prob)            \
     X(FL_CCE_LOGIT, 6, cce_logit)          \
     X(FL_SCCE_PROB, 7, scce_prob)          \
-    X(FL_SCCE_LOGIT, 8, scce_logit)
+    X(FL_SCCE_LOGIT, 8, scce_logit)                  \
+    X(FL_CONTRASTIVE, 40, contrastive)               \
+    X(FL_TRIPLET, 41, triplet)                       \
+    X(FL_COSINE_EMBEDDING, 42, cosine_embedding)     \
+    X(FL_TVERSKY_PROB, 43, tversky_prob)             \
+    X(FL_TVERSKY_LOGIT, 44, tversky_logit)
 
 #define FL_ENUM_ENTRY(ID, NUMBER, NAME) ID = NUMBER,
 enum { FL_KERNELS(FL_ENUM_ENTRY) FL_N_KERNELS = 64 };
@@ -97,6 +102,13 @@ typedef struct {
     double param[4];             /* loss parameters */
     int64_t ignore_index;        /* sparse kernels: label to skip */
     int has_ignore;
+    /* Kernels of several inputs (ids 40-59); NULL / 0 for the others. */
+    const void *x2, *x3;         /* second and third input, laid out like y_pred */
+    void *grad2, *grad3;         /* their gradients (NULL when grad is NULL) */
+    ptrdiff_t n_classes;         /* segmentation: a row is (k / (n_classes inner), n_classes, */
+    ptrdiff_t inner;             /*   inner) - the class axis and what follows it */
+    double *scratch;             /* per-thread scratch: scratch_stride doubles per OpenMP */
+    ptrdiff_t scratch_stride;    /*   thread number */
 } fl_args;
 
 typedef double (*fl_block_fn)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1);

@@ -15,3 +15,5 @@
 #include "fl_loops_impl.h"
 #include "fl_regression_impl.h"
 #include "fl_classification_impl.h"
+#include "fl_embedding_impl.h"
+#include "fl_segmentation_impl.h"

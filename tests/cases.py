@@ -4,6 +4,10 @@ A case names a loss and its parameters, how to draw valid inputs for it, and (wh
 has the loss) a PyTorch function giving the *per-sample* losses.  The battery applies the
 documented reductions and weights on the PyTorch side too, so the reference is independent
 of fastloss's own reduction code.
+
+Losses of several inputs (kinds "pairwise", "triplet") draw ``(y_true, (x1, x2, ...))``
+(y_true None for triplet) and their torch function gets the tuple of input tensors; the
+helpers at the end (``call_args``, ``preds_of`` ...) let the battery treat every case alike.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -27,8 +31,9 @@ class Case:
     id: str
     loss: str
     params: dict
-    inputs: Callable          # (rng, shape, dtype) -> (y_true, y_pred)
-    kind: str                 # "elementwise" | "categorical" | "sparse"
+    inputs: Callable          # (rng, shape, dtype) -> (y_true, y_pred or tuple of inputs)
+    kind: str                 # "elementwise" | "categorical" | "sparse" | "pairwise" |
+                              # "triplet" | "segmentation"
     torch_per_sample: Optional[Callable] = None   # (y_true, y_pred, params) -> tensor
     extra: dict = field(default_factory=dict)
 
@@ -211,11 +216,172 @@ CASES = [
          t_scce_probs),
 ]
 
+
+# ---- metric learning and segmentation ------------------------------------------------------
+
+EMBEDDING_DIM = 4
+
+
+def similar_pairs(rng, shape, dtype):
+    """Labels in {0, 1} (a few soft ones) and pairs at distances around 1."""
+    y = (rng.random(shape[:-1]) < 0.5).astype(dtype)
+    if y.ndim:
+        y.reshape(-1)[::5] = 0.25
+    x1 = rng.normal(size=shape)
+    x2 = x1 + 0.5 * rng.normal(size=shape)
+    return y, (x1.astype(dtype), x2.astype(dtype))
+
+
+def signed_pairs(rng, shape, dtype):
+    y = np.where(rng.random(shape[:-1]) < 0.5, 1, -1).astype(dtype)
+    return y, (rng.normal(size=shape).astype(dtype), rng.normal(size=shape).astype(dtype))
+
+
+def triplets(rng, shape, dtype):
+    a = rng.normal(size=shape)
+    p = a + 0.5 * rng.normal(size=shape)
+    n = a + 0.7 * rng.normal(size=shape)
+    return None, tuple(x.astype(dtype) for x in (a, p, n))
+
+
+def masks_probs(rng, shape, dtype):
+    t = (rng.random(shape) < 0.4).astype(dtype)
+    t.reshape(-1)[::7] = 0.5                             # some soft targets
+    return t, rng.uniform(0.02, 0.98, size=shape).astype(dtype)
+
+
+def masks_logits(rng, shape, dtype):
+    t, _ = masks_probs(rng, shape, dtype)
+    return t, (2 * rng.normal(size=shape)).astype(dtype)
+
+
+def _flat_rows(x):
+    return x.reshape(-1, x.shape[-1])
+
+
+def t_contrastive(y, xs, prm):
+    x1, x2 = xs
+    d = (x1 - x2).norm(dim=-1)
+    return y * d ** 2 + (1 - y) * torch.relu(prm.get("margin", 1.0) - d) ** 2
+
+
+def t_triplet(_, xs, prm):
+    a, p, n = xs
+    out = F.triplet_margin_loss(_flat_rows(a), _flat_rows(p), _flat_rows(n),
+                                margin=prm.get("margin", 1.0), p=prm.get("p", 2.0),
+                                swap=prm.get("swap", False), reduction="none")
+    return out.reshape(a.shape[:-1])
+
+
+def t_cosine_embedding(y, xs, prm):
+    x1, x2 = xs
+    out = F.cosine_embedding_loss(_flat_rows(x1), _flat_rows(x2), y.reshape(-1),
+                                  margin=prm.get("margin", 0.0), reduction="none")
+    return out.reshape(x1.shape[:-1])
+
+
+def _overlap_torch(score):
+    """Per-sample overlap loss from score(TP, sum t, sum q, prm), by definition in torch."""
+    def per_sample(t, x, prm):
+        q = torch.sigmoid(x) if prm.get("from_logits") else x
+        axis = prm.get("class_axis")
+        if axis is None:
+            t3, q3 = t.reshape(t.shape[0], -1, 1), q.reshape(q.shape[0], -1, 1)
+        else:
+            t3 = t.movedim(axis, -1).reshape(t.shape[0], -1, t.shape[axis])
+            q3 = q.movedim(axis, -1).reshape(q.shape[0], -1, q.shape[axis])
+        tp, st, sq = (t3 * q3).sum(1), t3.sum(1), q3.sum(1)
+        return (1 - score(tp, st, sq, prm)).mean(dim=1)
+    return per_sample
+
+
+def _smooth(prm):
+    return prm.get("smooth", 1.0)
+
+
+t_dice = _overlap_torch(lambda tp, st, sq, prm: (2 * tp + _smooth(prm)) / (st + sq + _smooth(prm)))
+t_iou = _overlap_torch(lambda tp, st, sq, prm: (tp + _smooth(prm)) / (st + sq - tp + _smooth(prm)))
+t_tversky = _overlap_torch(
+    lambda tp, st, sq, prm: (tp + _smooth(prm)) / (
+        tp + prm.get("alpha", 0.5) * (sq - tp) + prm.get("beta", 0.5) * (st - tp) + _smooth(prm)))
+
+CASES += [
+    Case("contrastive", "contrastive", {}, similar_pairs, "pairwise", t_contrastive),
+    Case("contrastive-m2", "contrastive", {"margin": 2.0}, similar_pairs, "pairwise",
+         t_contrastive),
+    Case("triplet", "triplet", {}, triplets, "triplet", t_triplet),
+    Case("triplet-swap-m0.5", "triplet", {"swap": True, "margin": 0.5}, triplets, "triplet",
+         t_triplet),
+    Case("triplet-p1", "triplet", {"p": 1.0}, triplets, "triplet", t_triplet),
+    Case("triplet-p3-swap", "triplet", {"p": 3.0, "swap": True}, triplets, "triplet",
+         t_triplet),
+    Case("cosine-embedding", "cosine_embedding", {}, signed_pairs, "pairwise",
+         t_cosine_embedding),
+    Case("cosine-embedding-m0.2", "cosine_embedding", {"margin": 0.2}, signed_pairs,
+         "pairwise", t_cosine_embedding),
+    Case("dice", "dice", {}, masks_probs, "segmentation", t_dice),
+    Case("dice-logits-classes-last", "dice", {"from_logits": True, "class_axis": -1},
+         masks_logits, "segmentation", t_dice),
+    Case("dice-smooth0-classes-first", "dice", {"smooth": 0.0, "class_axis": 1}, masks_probs,
+         "segmentation", t_dice),
+    Case("iou", "iou", {}, masks_probs, "segmentation", t_iou),
+    Case("iou-logits-classes-first", "iou", {"from_logits": True, "class_axis": 1},
+         masks_logits, "segmentation", t_iou),
+    Case("tversky", "tversky", {"alpha": 0.3, "beta": 0.7}, masks_probs, "segmentation",
+         t_tversky),
+    Case("tversky-logits-classes-last", "tversky",
+         {"alpha": 0.7, "beta": 0.2, "smooth": 0.5, "from_logits": True, "class_axis": -1},
+         masks_logits, "segmentation", t_tversky),
+]
+
 CASE_IDS = [c.id for c in CASES]
+
+N_PREDS = {"pairwise": 2, "triplet": 3}
+
+
+def n_preds(case):
+    """How many inputs the case's loss differentiates (and returns gradients for)."""
+    return N_PREDS.get(case.kind, 1)
+
+
+def preds_of(case, y_pred):
+    """The differentiated inputs of a drawn case, always as a tuple."""
+    return tuple(y_pred) if n_preds(case) > 1 else (y_pred,)
+
+
+def grads_of(case, grad):
+    """A loss's returned gradient(s) as a tuple; checks it is a tuple exactly when it should."""
+    if n_preds(case) > 1:
+        assert isinstance(grad, tuple) and len(grad) == n_preds(case), type(grad)
+        return grad
+    assert isinstance(grad, np.ndarray), type(grad)
+    return (grad,)
+
+
+def call_args(case, y_true, preds):
+    """Positional arguments of the loss for y_true and the tuple of inputs."""
+    return tuple(preds) if case.kind == "triplet" else (y_true,) + tuple(preds)
+
+
+def per_sample_shape(case, y_pred):
+    """Shape of the per-sample losses for the case's (first) input."""
+    if case.kind == "segmentation" or (case.kind == "elementwise" and y_pred.ndim == 1):
+        return y_pred.shape[:1]
+    return y_pred.shape[:-1]
 
 
 def shape_for(case, ndim=2, n=6):
     """A small input shape of the given rank for the case (classes last for class losses)."""
     if case.kind == "elementwise":
         return {1: (n,), 2: (n, 4), 3: (2, n // 2, 4)}[ndim]
+    if case.kind in ("pairwise", "triplet"):
+        return {1: (EMBEDDING_DIM,), 2: (n, EMBEDDING_DIM),
+                3: (2, n // 2, EMBEDDING_DIM)}[ndim]
+    if case.kind == "segmentation":
+        axis = case.params.get("class_axis")
+        if axis is None:
+            return {1: (n,), 2: (n, 8), 3: (n, 3, 4)}[ndim]
+        if ndim < 3:                    # a class axis needs 2-D at least
+            return (n, N_CLASSES)
+        return (n, 4, N_CLASSES) if axis == -1 else (n, N_CLASSES, 4)
     return {1: (N_CLASSES,), 2: (n, N_CLASSES), 3: (2, n // 2, N_CLASSES)}[ndim]

@@ -13,6 +13,15 @@ Z = rng.normal(size=(6, 3))
 
 mse, huber, bce = fl.mse, fl.huber, fl.binary_cross_entropy
 cce, scce = fl.categorical_cross_entropy, fl.sparse_categorical_cross_entropy
+triplet, contrastive, cosine = fl.triplet, fl.contrastive, fl.cosine_embedding
+dice, tversky = fl.dice, fl.tversky
+
+# metric learning: anchor / positive / negative (6, 4), pair labels; segmentation masks
+A, POS, NEG = rng.normal(size=(3, 6, 4))
+SIM = np.array([1, 0, 1, 0, 1, 1])
+SIGN = np.array([1, -1, 1, -1, 1, 1])
+MASK = (rng.random((6, 5, 3)) < 0.5).astype(float)
+PROB = rng.random((6, 5, 3))
 
 
 def readonly(a):
@@ -105,6 +114,86 @@ BAD = [
      ["y_pred"]),
     ("unknown-keyword", lambda: mse(Y, P, delta=1.0), TypeError, ["mse", "delta"]),
     ("unknown-keyword-get", lambda: fl.get("huber", beta=1.0), TypeError, ["beta"]),
+    # ---- metric learning
+    ("triplet-shape-mismatch", lambda: triplet(A, POS[:5], NEG), ValueError,
+     ["positive", "shape"]),
+    ("triplet-negative-transposed", lambda: triplet(A, POS, NEG.T), ValueError,
+     ["negative", "shape"]),
+    ("pair-shape-mismatch", lambda: contrastive(SIM, A, POS[:, :3]), ValueError,
+     ["x2", "shape"]),
+    ("triplet-two-arrays", lambda: triplet(A, POS), TypeError, ["triplet", "3 arrays"]),
+    ("pair-missing-labels", lambda: cosine(A, POS), TypeError, ["cosine_embedding", "3 arrays"]),
+    ("pair-labels-wrong-shape", lambda: contrastive(SIM[:5], A, POS), ValueError,
+     ["y_true", "shape", "one label per sample"]),
+    ("pair-labels-per-element", lambda: contrastive(np.ones((6, 4)), A, POS), ValueError,
+     ["y_true", "shape"]),
+    ("contrastive-label-2", lambda: contrastive(SIM * 2, A, POS), ValueError,
+     ["y_true", "2", "1 (similar) or 0"]),
+    ("contrastive-label-nan", lambda: contrastive(np.where(SIM, np.nan, 0), A, POS),
+     ValueError, ["y_true", "nan"]),
+    ("cosine-label-0", lambda: cosine(SIM, A, POS), ValueError, ["y_true", "1 or -1"]),
+    ("pair-labels-string", lambda: cosine(np.array(["1"] * 6), A, POS), TypeError,
+     ["y_true"]),
+    ("x2-complex", lambda: cosine(SIGN, A, POS * 1j), TypeError, ["x2", "complex"]),
+    ("triplet-empty", lambda: triplet(np.empty((0, 4)), np.empty((0, 4)), np.empty((0, 4))),
+     ValueError, ["anchor", "empty"]),
+    ("triplet-out-wrong-length", lambda: triplet.grad(A, POS, NEG, out=(np.empty((6, 4)),) * 2),
+     ValueError, ["out", "tuple of 3", "anchor, positive, negative"]),
+    ("triplet-out-not-tuple", lambda: triplet.value_and_grad(A, POS, NEG, out=np.empty((6, 4))),
+     ValueError, ["out", "tuple of 3"]),
+    ("pair-out-wrong-shape", lambda: contrastive.grad(SIM, A, POS,
+                                                      out=(np.empty((6, 4)), np.empty((4, 6)))),
+     ValueError, ["out[1]", "shape"]),
+    ("pair-out-wrong-dtype", lambda: cosine.grad(SIGN, A, POS, out=(
+        np.empty((6, 4), np.float32), np.empty((6, 4)))), ValueError, ["out[0]", "dtype"]),
+    ("pair-out-shared", lambda: cosine.grad(SIGN, A, POS, out=(np.empty((6, 4)),) * 2),
+     ValueError, ["out[0]", "out[1]", "share memory"]),
+    ("pair-out-readonly", lambda: contrastive.grad(SIM, A, POS, out=(
+        np.empty((6, 4)), readonly(np.empty((6, 4))))), ValueError, ["out[1]", "writable"]),
+    ("triplet-margin-zero", lambda: triplet(A, POS, NEG, margin=0), ValueError,
+     ["margin", "> 0"]),
+    ("triplet-margin-nan", lambda: fl.get("triplet", margin=float("nan")), ValueError,
+     ["margin"]),
+    ("contrastive-margin-negative", lambda: contrastive(SIM, A, POS, margin=-1.0), ValueError,
+     ["margin", "> 0"]),
+    ("triplet-p-below-one", lambda: triplet(A, POS, NEG, p=0.5), ValueError, ["p", "[1.0"]),
+    ("triplet-p-inf", lambda: triplet(A, POS, NEG, p=float("inf")), ValueError, ["p"]),
+    ("triplet-p-string", lambda: triplet(A, POS, NEG, p="2"), ValueError, ["p"]),
+    ("triplet-swap-not-bool", lambda: triplet(A, POS, NEG, swap=1), ValueError, ["swap"]),
+    ("triplet-eps-negative", lambda: triplet(A, POS, NEG, eps=-1e-6), ValueError, ["eps"]),
+    ("cosine-margin-above-one", lambda: cosine(SIGN, A, POS, margin=1.5), ValueError,
+     ["margin", "[-1.0, 1.0]"]),
+    ("triplet-weight-negative", lambda: triplet(A, POS, NEG, sample_weight=[1, 1, -1, 1, 1, 1]),
+     ValueError, ["sample_weight", ">= 0", "sample_weight[2]"]),
+    ("triplet-weight-per-element", lambda: triplet(A, POS, NEG, sample_weight=np.ones((6, 4))),
+     ValueError, ["sample_weight", "shape"]),
+    ("triplet-unknown-keyword", lambda: triplet(A, POS, NEG, delta=1.0), TypeError,
+     ["triplet", "delta"]),
+    # ---- segmentation
+    ("dice-shape-mismatch", lambda: dice(MASK[:, :4], PROB), ValueError, ["y_true", "shape"]),
+    ("dice-smooth-negative", lambda: dice(MASK, PROB, smooth=-1.0), ValueError, ["smooth"]),
+    ("dice-smooth-nan", lambda: dice(MASK, PROB, smooth=float("nan")), ValueError,
+     ["smooth"]),
+    ("tversky-alpha-negative", lambda: tversky(MASK, PROB, alpha=-0.1), ValueError,
+     ["alpha"]),
+    ("tversky-beta-inf", lambda: tversky(MASK, PROB, beta=float("inf")), ValueError,
+     ["beta"]),
+    ("class-axis-batch", lambda: dice(MASK, PROB, class_axis=0), ValueError,
+     ["class_axis=0", "non-batch"]),
+    ("class-axis-out-of-range", lambda: dice(MASK, PROB, class_axis=3), ValueError,
+     ["class_axis=3"]),
+    ("class-axis-too-negative", lambda: dice(MASK, PROB, class_axis=-3), ValueError,
+     ["class_axis=-3"]),
+    ("class-axis-1d-input", lambda: dice(MASK[:, 0, 0], PROB[:, 0, 0], class_axis=-1),
+     ValueError, ["class_axis"]),
+    ("class-axis-float", lambda: dice(MASK, PROB, class_axis=1.0), ValueError,
+     ["class_axis"]),
+    ("dice-out-tuple", lambda: dice.grad(MASK, PROB, out=(np.empty((6, 5, 3)),)), ValueError,
+     ["out", "ndarray"]),
+    ("dice-weight-per-pixel", lambda: dice(MASK, PROB, sample_weight=np.ones((6, 5))),
+     ValueError, ["sample_weight", "shape", "(6,)"]),
+    ("dice-from-logits-not-bool", lambda: dice(MASK, PROB, from_logits=None), ValueError,
+     ["from_logits"]),
 ]
 
 
@@ -126,6 +215,19 @@ def test_bad_input_leaves_out_buffer_untouched():
     with pytest.raises(ValueError):
         scce.value_and_grad(np.array([0, 9, 0, 0, 0, 0]), Z, out=buf)
     assert np.all(buf == 7.0)
+
+
+@pytest.mark.parametrize("backend", ["cython", "numpy"])
+def test_bad_input_leaves_out_tuple_untouched(backend):
+    bufs = tuple(np.full((6, 4), 7.0) for _ in range(3))
+    with fl.use_backend(backend):
+        with pytest.raises(ValueError):
+            triplet.value_and_grad(A, POS, NEG, sample_weight=[1, 1, -1, 1, 1, 1], out=bufs)
+        with pytest.raises(ValueError):
+            cosine.value_and_grad(SIM, A, POS, out=bufs[:2])
+        with pytest.raises(ValueError):
+            triplet.grad(A, POS, NEG, out=bufs[:2] + (np.empty((6, 3)),))
+    assert all(np.all(b == 7.0) for b in bufs)
 
 
 @pytest.mark.skipif(not fl.config()["compiled_kernels"], reason="kernels not built")
@@ -157,3 +259,39 @@ def test_kernel_entry_point_refuses_inconsistent_arrays():
         with pytest.raises((ValueError, TypeError)) as info:
             call()
         assert word in str(info.value)
+
+
+@pytest.mark.skipif(not fl.config()["compiled_kernels"], reason="kernels not built")
+def test_multi_input_kernel_entry_point_refuses_inconsistent_arrays():
+    """run_multi checks everything it dereferences, like run."""
+    from fastloss import _kernels as K
+    x = np.zeros((4, 3))
+    y = np.ones(4)
+    g = (np.zeros((4, 3)), np.zeros((4, 3)))
+    cases = [
+        (lambda: K.run_multi(0, y, (x,), None, 3, None, None, 2), "unknown kernel"),
+        (lambda: K.run_multi(40, y, (x,), None, 3, None, None, 2), "2 inputs"),
+        (lambda: K.run_multi(40, y, (x, np.zeros((4, 2))), None, 3, None, None, 2), "input 1"),
+        (lambda: K.run_multi(40, y, (x, x.astype(np.float32)), None, 3, None, None, 2),
+         "input 1"),
+        (lambda: K.run_multi(40, np.ones(3), (x, x), None, 3, None, None, 2), "y_true"),
+        (lambda: K.run_multi(40, None, (x, x), None, 3, None, None, 2), "y_true"),
+        (lambda: K.run_multi(41, y, (x, x, x), None, 3, None, None, 2), "no y_true"),
+        (lambda: K.run_multi(40, y, (x, x), g[:1], 3, None, None, 2), "tuple of 2"),
+        (lambda: K.run_multi(40, y, (x, x), (g[0], readonly(g[1])), 3, None, None, 2),
+         "out[1]"),
+        (lambda: K.run_multi(40, y, (x, x), g, 3, np.zeros(3), None, 2), "per-sample"),
+        (lambda: K.run_multi(40, y, (x, x), g, 3, None, np.ones(3), 2), "sample_weight"),
+        (lambda: K.run_multi(40, y, (x, x), g, 3, None, -np.ones(4), 2), "sample_weight"),
+        (lambda: K.run_multi(40, y, (x, x), g, 5, None, None, 2), "row length"),
+        (lambda: K.run_multi(40, y, (x, x), g, 3, None, None, 9), "reduction"),
+        (lambda: K.run_multi(43, x, (x,), None, 3, None, None, 2, n_classes=2), "laid out"),
+        (lambda: K.run_multi(43, x, (x,), None, 3, None, None, 2, n_classes=0), "laid out"),
+        (lambda: K.run_multi(43, y, (x,), None, 3, None, None, 2), "y_true"),
+        (lambda: K.run_multi(41, None, (x.astype(int),) * 3, None, 3, None, None, 2),
+         "float32 or float64"),
+    ]
+    for call, word in cases:
+        with pytest.raises((ValueError, TypeError)) as info:
+            call()
+        assert word in str(info.value), (word, str(info.value))

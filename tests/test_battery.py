@@ -6,12 +6,16 @@
 - gradient against central finite differences in float64;
 - the two backends agree; n_threads=1 and n_threads=2 agree bitwise;
 - 1-D, 2-D and 3-D shapes; Fortran-ordered and strided inputs; out= buffers.
+
+Losses of several inputs (metric learning) go through the same tests: every input's
+gradient is checked against its reference, and out= is then a tuple of buffers.
 """
 import numpy as np
 import pytest
 
 import fastloss as fl
-from cases import CASES, IGNORE, N_CLASSES, Case, shape_for, torch
+from cases import (CASES, IGNORE, N_CLASSES, Case, call_args, grads_of, n_preds,
+                   per_sample_shape, preds_of, shape_for, torch)
 
 REDUCTIONS = ["mean", "sum", "none", "sum_over_batch_size"]
 DTYPES = [np.float32, np.float64]
@@ -30,22 +34,25 @@ def backend(request):
 
 
 def draw(case, shape, dtype, seed=0, weighted=False):
+    """(y_true, y_pred, sample_weight); y_pred is a tuple for losses of several inputs."""
     rng = np.random.default_rng(seed)
     y_true, y_pred = case.inputs(rng, shape, dtype)
-    per_shape = y_pred.shape if (case.kind == "elementwise" and y_pred.ndim == 1) \
-        else y_pred.shape[:-1]
+    per_shape = per_sample_shape(case, preds_of(case, y_pred)[0])
     w = rng.uniform(0.1, 2.0, size=per_shape) if weighted else None
     return y_true, y_pred, w
 
 
 def torch_reference(case, y_true, y_pred, reduction, sample_weight):
-    """Reduced loss and d/dy_pred in float64 PyTorch, by the documented semantics."""
+    """Reduced loss and the tuple of d/d input in float64 PyTorch, by the documented
+    semantics."""
+    preds = preds_of(case, y_pred)
     prm = dict(case.params)
-    prm["_eps"] = prm.get("eps") or float(np.finfo(y_pred.dtype).eps)
-    p = torch.tensor(y_pred, dtype=torch.float64, requires_grad=True)
+    prm["_eps"] = prm.get("eps") or float(np.finfo(preds[0].dtype).eps)
+    ps = tuple(torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in preds)
     sparse = case.kind == "sparse"
-    t = torch.tensor(y_true, dtype=torch.int64 if sparse else torch.float64)
-    losses = case.torch_per_sample(t, p, prm)
+    t = None if y_true is None else \
+        torch.tensor(y_true, dtype=torch.int64 if sparse else torch.float64)
+    losses = case.torch_per_sample(t, ps if n_preds(case) > 1 else ps[0], prm)
     w = torch.ones_like(losses)
     weighted = sample_weight is not None or prm.get("class_weight") is not None
     if sample_weight is not None:
@@ -73,7 +80,7 @@ def torch_reference(case, y_true, y_pred, reduction, sample_weight):
                  "sum_over_batch_size": count}[reduction]
         value = total / denom
         value.backward()
-    return value.detach().numpy(), p.grad.numpy()
+    return value.detach().numpy(), tuple(p.grad.numpy() for p in ps)
 
 
 def assert_close(actual, expected, dtype, what):
@@ -88,8 +95,10 @@ def assert_close(actual, expected, dtype, what):
 
 
 def run(case, y_true, y_pred, **kw):
+    """(value, tuple of gradients) of the case's loss."""
     loss = fl.get(case.loss, **case.params)
-    return loss.value_and_grad(y_true, y_pred, **kw)
+    value, grad = loss.value_and_grad(*call_args(case, y_true, preds_of(case, y_pred)), **kw)
+    return value, grads_of(case, grad)
 
 
 # ---- against PyTorch ------------------------------------------------------------------------
@@ -101,15 +110,16 @@ def run(case, y_true, y_pred, **kw):
 @pytest.mark.parametrize("case", TORCH_CASES, ids=str)
 def test_against_torch(case, dtype, reduction, weighted, backend):
     y_true, y_pred, w = draw(case, shape_for(case), dtype, weighted=weighted)
-    value, grad = run(case, y_true, y_pred, reduction=reduction, sample_weight=w)
-    ref_value, ref_grad = torch_reference(case, y_true, y_pred, reduction, w)
-    assert grad.dtype == dtype and grad.shape == y_pred.shape
+    value, grads = run(case, y_true, y_pred, reduction=reduction, sample_weight=w)
+    ref_value, ref_grads = torch_reference(case, y_true, y_pred, reduction, w)
     if reduction == "none":
         assert value.shape == ref_value.shape and value.dtype == dtype
     else:
         assert isinstance(value, float)
     assert_close(value, ref_value, dtype, "loss")
-    assert_close(grad, ref_grad, dtype, "gradient")
+    for i, (grad, x, ref_grad) in enumerate(zip(grads, preds_of(case, y_pred), ref_grads)):
+        assert grad.dtype == dtype and grad.shape == x.shape
+        assert_close(grad, ref_grad, dtype, f"gradient {i}")
 
 
 @needs_torch
@@ -119,11 +129,14 @@ def test_against_torch(case, dtype, reduction, weighted, backend):
 def test_shapes_against_torch(case, ndim, reduction, backend):
     y_true, y_pred, w = draw(case, shape_for(case, ndim), np.float64, seed=1,
                              weighted=True)
-    value, grad = run(case, y_true, y_pred, reduction=reduction, sample_weight=w)
-    ref_value, ref_grad = torch_reference(case, y_true, y_pred, reduction, w)
+    value, grads = run(case, y_true, y_pred, reduction=reduction, sample_weight=w)
+    ref_value, ref_grads = torch_reference(case, y_true, y_pred, reduction, w)
     assert np.shape(value) == np.shape(ref_value)
     assert_close(value, ref_value, np.float64, "loss")
-    assert_close(grad, ref_grad, np.float64, "gradient")
+    assert len(grads) == len(ref_grads)
+    for i, (grad, ref_grad) in enumerate(zip(grads, ref_grads)):
+        assert grad.shape == ref_grad.shape
+        assert_close(grad, ref_grad, np.float64, f"gradient {i}")
 
 
 @needs_torch
@@ -159,7 +172,9 @@ def test_backends_agree(case, dtype, reduction, weighted):
     (v1, g1), (v2, g2) = results["cython"], results["numpy"]
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(np.asarray(v1, float), np.asarray(v2, float), **tol)
-    np.testing.assert_allclose(g1.astype(float), g2.astype(float), **tol)
+    assert len(g1) == len(g2) == n_preds(case)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a.astype(float), b.astype(float), **tol)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -168,23 +183,34 @@ def test_gradient_matches_finite_differences(case, reduction, backend):
     y_true, y_pred, w = draw(case, shape_for(case, 2, n=4), np.float64, seed=4, weighted=True)
     loss = fl.get(case.loss, **case.params)
     kw = dict(reduction=reduction, sample_weight=w)
+    preds = preds_of(case, y_pred)
 
-    def f(p):
-        return float(np.sum(loss(y_true, p, **kw)))
+    def f(j, p):
+        args = call_args(case, y_true, preds[:j] + (p,) + preds[j + 1:])
+        return float(np.sum(loss(*args, **kw)))
 
-    grad = loss.grad(y_true, y_pred, **kw)
-    fd = np.empty_like(y_pred)
-    for i in np.ndindex(y_pred.shape):
-        h = 1e-6 * max(1.0, abs(y_pred[i]))
-        up, down = y_pred.copy(), y_pred.copy()
-        up[i] += h
-        down[i] -= h
-        fd[i] = (f(up) - f(down)) / (2 * h)
-    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7)
+    grads = grads_of(case, loss.grad(*call_args(case, y_true, preds), **kw))
+    for j, (x, grad) in enumerate(zip(preds, grads)):
+        fd = np.empty_like(x)
+        for i in np.ndindex(x.shape):
+            h = 1e-6 * max(1.0, abs(x[i]))
+            up, down = x.copy(), x.copy()
+            up[i] += h
+            down[i] -= h
+            fd[i] = (f(j, up) - f(j, down)) / (2 * h)
+        np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7, err_msg=f"input {j}")
 
 
 def _large_shape(case):
-    return (40_000,) if case.kind == "elementwise" else (20_000, N_CLASSES)
+    if case.kind == "elementwise":
+        return (40_000,)
+    if case.kind in ("pairwise", "triplet"):
+        return (10_000, 8)
+    if case.kind == "segmentation":
+        axis = case.params.get("class_axis")
+        return (64, 1024) if axis is None else \
+            (64, 256, N_CLASSES) if axis == -1 else (64, N_CLASSES, 256)
+    return (20_000, N_CLASSES)
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
@@ -194,9 +220,10 @@ def test_threads_bitwise_identical(case, dtype, weighted):
     """Many blocks, so that two threads really split the work; results must not change."""
     y_true, y_pred, w = draw(case, _large_shape(case), dtype, seed=5, weighted=weighted)
     runs = [run(case, y_true, y_pred, sample_weight=w, n_threads=n) for n in (1, 2, 2, None)]
-    for value, grad in runs[1:]:
+    for value, grads in runs[1:]:
         assert value == runs[0][0] or (np.isnan(value) and np.isnan(runs[0][0]))
-        assert np.array_equal(grad, runs[0][1], equal_nan=True)
+        for grad, grad0 in zip(grads, runs[0][1], strict=True):
+            assert np.array_equal(grad, grad0, equal_nan=True)
     per = [run(case, y_true, y_pred, reduction="none", sample_weight=w, n_threads=n)[0]
            for n in (1, 2)]
     assert np.array_equal(per[0], per[1])
@@ -216,30 +243,41 @@ def _layouts(y):
 def test_non_contiguous_inputs(case, backend):
     y_true, y_pred, w = draw(case, shape_for(case, 3), np.float64, seed=6, weighted=True)
     expected = run(case, y_true, y_pred, sample_weight=w)
-    for t_alt, p_alt in zip(_layouts(y_true), _layouts(y_pred)):
-        assert not p_alt.flags.c_contiguous
-        value, grad = run(case, t_alt, p_alt, sample_weight=w)
+    t_alts = (None, None) if y_true is None else _layouts(y_true)
+    p_alts = zip(*(_layouts(x) for x in preds_of(case, y_pred)))
+    for t_alt, p_alt in zip(t_alts, p_alts):
+        assert not any(x.flags.c_contiguous for x in p_alt)
+        value, grads = run(case, t_alt, p_alt if n_preds(case) > 1 else p_alt[0],
+                           sample_weight=w)
         assert value == pytest.approx(expected[0], rel=1e-14)
-        np.testing.assert_allclose(grad, expected[1], rtol=1e-14)
+        for grad, grad0 in zip(grads, expected[1], strict=True):
+            np.testing.assert_allclose(grad, grad0, rtol=1e-14)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_out_buffer_and_entry_points_agree(case, backend):
     y_true, y_pred, w = draw(case, shape_for(case), np.float32, seed=7, weighted=True)
     loss = fl.get(case.loss, **case.params)
-    buf = np.full_like(y_pred, np.nan)
-    value, grad = loss.value_and_grad(y_true, y_pred, sample_weight=w, out=buf)
-    assert grad is buf
-    assert value == loss(y_true, y_pred, sample_weight=w)
-    np.testing.assert_array_equal(loss.grad(y_true, y_pred, sample_weight=w), buf)
-    buf2 = np.empty_like(y_pred)
-    assert loss.grad(y_true, y_pred, sample_weight=w, out=buf2) is buf2
-    np.testing.assert_array_equal(buf2, buf)
+    args = call_args(case, y_true, preds_of(case, y_pred))
+    multi = n_preds(case) > 1
+    bufs = tuple(np.full_like(x, np.nan) for x in preds_of(case, y_pred))
+    value, grad = loss.value_and_grad(*args, sample_weight=w, out=bufs if multi else bufs[0])
+    for g, buf in zip(grads_of(case, grad), bufs, strict=True):
+        assert g is buf
+    assert value == loss(*args, sample_weight=w)
+    for g, buf in zip(grads_of(case, loss.grad(*args, sample_weight=w)), bufs, strict=True):
+        np.testing.assert_array_equal(g, buf)
+    bufs2 = tuple(np.empty_like(x) for x in bufs)
+    grad2 = loss.grad(*args, sample_weight=w, out=bufs2 if multi else bufs2[0])
+    for g, buf2, buf in zip(grads_of(case, grad2), bufs2, bufs, strict=True):
+        assert g is buf2
+        np.testing.assert_array_equal(buf2, buf)
 
 
 def test_every_registered_loss_is_in_the_battery():
     covered = {c.loss for c in CASES}
-    missing = [name for name in fl.available() if name not in covered]
+    missing = [name for name in fl.available()
+               if name not in covered and fl.get(name).spec.kind != "custom"]
     assert not missing, f"losses without a row in tests/cases.py: {missing}"
 
 

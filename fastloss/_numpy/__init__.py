@@ -73,3 +73,24 @@ def reduce(result, sample_weight, reduction_code):
         if reduction_code == 0:
             return weighted_loss, grad
         return float(np.sum(weighted_loss) / denom) if denom != 0.0 else float("nan"), grad
+
+
+class MultiRowResult(NamedTuple):
+    """Per-sample losses (float64) and one gradient per differentiated input (2-D each).
+
+    The twins of losses run by a family (``embedding.py``, ``segmentation.py``, custom
+    losses) are ``fn(y_true, preds, params, layout) -> MultiRowResult``, with ``preds`` a
+    tuple of ``(n_rows, k)`` arrays; :func:`reduce_grads` then reduces them.
+    """
+    loss: np.ndarray
+    grads: tuple
+
+
+def reduce_grads(result, sample_weight, reduction_code):
+    """:func:`reduce` for losses of several inputs: (value, tuple of scaled 2-D gradients)."""
+    value = None
+    grads = []
+    for g in result.grads:
+        value, g = reduce(RowResult(result.loss, g), sample_weight, reduction_code)
+        grads.append(g)
+    return value, tuple(grads)
