@@ -15,3 +15,4 @@
 #include "fl_loops_impl.h"
 #include "fl_regression_impl.h"
 #include "fl_classification_impl.h"
+#include "fl_distribution_impl.h"
