@@ -51,9 +51,11 @@ class LossSpec:
           targets; per-sample loss = sum over the class axis) or "sparse" (integer labels of
           shape y_pred.shape[:-1]).
     plan: params -> Plan, choosing kernel and NumPy function (e.g. by ``from_logits``).
+    check: optional (y_true, y_pred, params) -> None that raises ValueError for inputs outside
+          the loss's domain (e.g. MSLE's values <= -1), before anything is computed.
     """
 
-    def __init__(self, name, kind, plan, params=(), doc="", aliases=()):
+    def __init__(self, name, kind, plan, params=(), doc="", aliases=(), check=None):
         if kind not in ("elementwise", "categorical", "sparse"):
             raise ValueError(f"unknown kind {kind!r}")
         self.name = name
@@ -62,6 +64,7 @@ class LossSpec:
         self.params = {p.name: p for p in params}
         self.doc = doc
         self.aliases = aliases
+        self.check = check
 
     def resolve(self, given, base=None):
         """Validated parameters: ``base`` (or the defaults) updated by ``given``."""
@@ -122,6 +125,8 @@ class Loss:
         p, result_dtype = V.prediction(y_pred)
         kind = spec.kind
         t = V.labels(y_true, p) if kind == "sparse" else V.target_like(y_true, p)
+        if spec.check is not None:
+            spec.check(t, p, prm)
         shape = p.shape
         if kind == "elementwise" and p.ndim == 1:
             k, per_shape = 1, shape

@@ -217,3 +217,60 @@ def optional_class_weight(name):
         w.flags.writeable = False
         return w
     return check
+
+
+def _real(value, name, expected):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return float(value)
+
+
+def nonnegative_float(name):
+    def check(value):
+        value = _real(value, name, "a number >= 0")
+        if not (value >= 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        return value
+    return check
+
+
+def finite_float(name):
+    def check(value):
+        value = _real(value, name, "a finite number")
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        return value
+    return check
+
+
+def open_unit_interval(name):
+    def check(value):
+        value = _real(value, name, "a number in (0, 1)")
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+        return value
+    return check
+
+
+def optional_unit_interval(name):
+    def check(value):
+        if value is None:
+            return None
+        value = _real(value, name, "None or a number in [0, 1]")
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be None or in [0, 1], got {value!r}")
+        return value
+    return check
+
+
+# ---- input-domain checks (a LossSpec's ``check``) ----
+
+def greater_than(arr, bound, name, why):
+    """Raise ValueError naming ``name`` if some value of ``arr`` is <= ``bound``; NaN passes
+    (it gives a NaN loss).  One vectorised min on the common path."""
+    low = arr.min()
+    if low > bound or (low != low and not (arr <= bound).any()):
+        return
+    i = int(np.flatnonzero((arr <= bound).ravel())[0])
+    raise ValueError(f"{name} must be > {bound:g} ({why}); {name} holds {arr.ravel()[i]!r} at "
+                     f"flat index {i}")
