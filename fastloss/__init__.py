@@ -21,6 +21,20 @@ binary_cross_entropy = get("binary_cross_entropy")
 categorical_cross_entropy = get("categorical_cross_entropy")
 sparse_categorical_cross_entropy = get("sparse_categorical_cross_entropy")
 
+# More regression, classification and distribution losses.
+smooth_l1 = get("smooth_l1")
+log_cosh = get("log_cosh")
+quantile = get("quantile")
+poisson = get("poisson")
+msle = get("msle")
+mape = get("mape")
+binary_focal = get("binary_focal")
+categorical_focal = get("categorical_focal")
+hinge = get("hinge")
+squared_hinge = get("squared_hinge")
+categorical_hinge = get("categorical_hinge")
+kl_divergence = get("kl_divergence")
+
 
 def __getattr__(name):
     if name == "backend":  # the backend in use now ("cython" or "numpy")
@@ -33,4 +47,6 @@ __all__ = [
     "mse", "mae", "huber", "binary_cross_entropy", "categorical_cross_entropy",
     "sparse_categorical_cross_entropy", "get", "available", "Loss", "LossSpec",
     "show_config", "config", "set_backend", "use_backend", "default_threads",
+    "smooth_l1", "log_cosh", "quantile", "poisson", "msle", "mape", "binary_focal",
+    "categorical_focal", "hinge", "squared_hinge", "categorical_hinge", "kl_divergence",
 ]
