@@ -132,7 +132,8 @@ def _alpha_pair(alpha):
 
 
 _GAMMA = Param("gamma", 2.0, V.nonnegative_float("gamma"))
-_ALPHA = Param("alpha", None, V.optional_unit_interval("alpha"))
+_ALPHA = Param("alpha", None, V.optional_unit_interval(
+    "alpha", " (per-class weights are categorical_focal's class_weight)"))
 _ALPHA_DOC = """alpha: None (no weighting) or in [0, 1]"""
 
 SPECS += [
@@ -217,7 +218,7 @@ SPECS += [
                        npr.mape),
         params=[Param("epsilon", float(np.finfo(np.float64).eps), V.positive_float("epsilon")),
                 Param("percent", False, V.boolean("percent"))],
-        doc="""Mean absolute percentage error: l = mean_k |y_pred - y_true| / max(|y_true|, epsilon).
+        doc="""Mean absolute percentage error: l = mean_k |p - t| / max(|t|, epsilon), t = y_true.
 
     A fraction, as scikit-learn (percent=True multiplies by 100, as Keras).  epsilon defaults
     to float64's machine epsilon 2.2e-16 whatever the dtype (scikit-learn's choice), so a zero

@@ -252,11 +252,11 @@ def open_unit_interval(name):
     return check
 
 
-def optional_unit_interval(name):
+def optional_unit_interval(name, hint=""):
     def check(value):
         if value is None:
             return None
-        value = _real(value, name, "None or a number in [0, 1]")
+        value = _real(value, name, "None or a number in [0, 1]" + hint)
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be None or in [0, 1], got {value!r}")
         return value
@@ -272,5 +272,6 @@ def greater_than(arr, bound, name, why):
     if low > bound or (low != low and not (arr <= bound).any()):
         return
     i = int(np.flatnonzero((arr <= bound).ravel())[0])
-    raise ValueError(f"{name} must be > {bound:g} ({why}); {name} holds {arr.ravel()[i]!r} at "
-                     f"flat index {i}")
+    value = float(arr.ravel()[i])
+    raise ValueError(f"{name} must be > {bound:g} ({why}); {name} holds {value} at flat "
+                     f"index {i}")
