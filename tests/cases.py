@@ -97,7 +97,8 @@ def counts_log_rates(rng, shape, dtype):
 
 
 def counts_rates(rng, shape, dtype):
-    return rng.poisson(2.0, size=shape).astype(dtype), rng.uniform(0.2, 4.0, size=shape).astype(dtype)
+    return (rng.poisson(2.0, size=shape).astype(dtype),
+            rng.uniform(0.2, 4.0, size=shape).astype(dtype))
 
 
 def above_minus_one(rng, shape, dtype):
@@ -127,7 +128,8 @@ def _log_softmax(z):
 
 
 def categorical_log_probs(rng, shape, dtype):
-    return categorical_targets(rng, shape).astype(dtype), _log_softmax(rng.normal(size=shape)).astype(dtype)
+    return (categorical_targets(rng, shape).astype(dtype),
+            _log_softmax(rng.normal(size=shape)).astype(dtype))
 
 
 def log_targets(gen):
