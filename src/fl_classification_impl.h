@@ -290,8 +290,9 @@ FL_INLINE FL_T FL_FN(binary_focal_logit_elem)(FL_T t, FL_T z, const fl_args *a, 
     const FL_T inv_u = (t != 0 ? t / p : (FL_T)0) + (t != 1 ? ((FL_T)1 - t) / q : (FL_T)0);
     const FL_T u = (FL_T)1 / inv_u;
     const FL_T focal_term = u != 0 ? gamma * ((FL_T)1 - (FL_T)2 * t) * u * ce : (FL_T)0;
-    *g = at * mg * ((p - t) + focal_term);
-    return FL_FN(zmul)(at, FL_FN(zmul)(mg, ce));
+    const FL_T c = at * mg;          /* 0 iff a factor is 0: one select, which gcc if-converts */
+    *g = c * ((p - t) + focal_term);
+    return FL_FN(zmul)(c, ce);
 }
 
 /*
@@ -495,6 +496,18 @@ FL_ELEMENTWISE_KERNEL(squared_hinge, 1)
  * subgradient -t_k at k and +t_k at the arg-max of the others, for every k whose hinge is
  * active (> 0).  A row with a NaN is NaN.
  */
+typedef struct { FL_T loss, act; } FL_FN(chinge_pair);
+
+/* One class: the loss term t_k max(0, h) and act = d loss / d M_k = t_k [h > 0]. */
+FL_INLINE FL_FN(chinge_pair) FL_FN(chinge_terms)(FL_T h, FL_T tk)
+{
+    const FL_T on = h > 0 ? (FL_T)1 : (h == h ? (FL_T)0 : h);   /* NaN: inf - inf */
+    FL_FN(chinge_pair) out;
+    out.loss = tk != 0 ? tk * FL_FN(relu)(h) : (FL_T)0;
+    out.act = tk != 0 ? tk * on : (FL_T)0;
+    return out;
+}
+
 static double FL_FN(categorical_hinge)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     const ptrdiff_t C = a->k;
@@ -536,19 +549,23 @@ static double FL_FN(categorical_hinge)(const fl_args *a, ptrdiff_t r0, ptrdiff_t
                 if (k != i1 && z[k] == m2) { i2 = k; break; }
             }
             double l = 0.0, to_i1 = 0.0, to_i2 = 0.0;
-#pragma omp simd reduction(+:l, to_i1, to_i2)
-            for (ptrdiff_t k = 0; k < C; ++k) {
-                const FL_T h = margin + (k == i1 ? m2 : m1) - z[k];   /* NaN: inf - inf */
-                const FL_T on = h > 0 ? (FL_T)1 : (h == h ? (FL_T)0 : h);
-                const FL_T act = t[k] != 0 ? t[k] * on : (FL_T)0;       /* d loss / d M_k */
-                l += t[k] != 0 ? (double)(t[k] * FL_FN(relu)(h)) : 0.0;
-                if (g) g[k] = -gs * act;
-                to_i1 += k != i1 ? (double)act : 0.0;
-                to_i2 += k == i1 ? (double)act : 0.0;
-            }
             if (g) {
+#pragma omp simd reduction(+:l, to_i1, to_i2)
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const FL_FN(chinge_pair) la = FL_FN(chinge_terms)(
+                        margin + (k == i1 ? m2 : m1) - z[k], t[k]);
+                    l += (double)la.loss;
+                    g[k] = -gs * la.act;
+                    to_i1 += k != i1 ? (double)la.act : 0.0;
+                    to_i2 += k == i1 ? (double)la.act : 0.0;
+                }
                 g[i1] += (FL_T)((double)gs * to_i1);
                 if (i2 >= 0) g[i2] += (FL_T)((double)gs * to_i2);
+            } else {
+#pragma omp simd reduction(+:l)
+                for (ptrdiff_t k = 0; k < C; ++k)
+                    l += (double)FL_FN(chinge_terms)(margin + (k == i1 ? m2 : m1) - z[k],
+                                                     t[k]).loss;
             }
             row = l;
         }

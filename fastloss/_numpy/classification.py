@@ -174,8 +174,9 @@ def binary_focal_logit(t, z, params):
     mg = _powr(m, gamma)
     u = 1 / (np.where(t != 0, t / p, 0) + np.where(t != 1, (1 - t) / q, 0))
     focal_term = np.where(u != 0, gamma * (1 - 2 * t) * u * ce, 0)
-    grad = at * mg * ((p - t) + focal_term)
-    loss = _zmul(at, _zmul(mg, ce))
+    c = at * mg
+    grad = c * ((p - t) + focal_term)
+    loss = _zmul(c, ce)
     return loss.astype(z.dtype, copy=False), grad.astype(z.dtype, copy=False)
 
 
