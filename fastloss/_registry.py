@@ -245,7 +245,8 @@ SPECS += [
       from_logits=True:  ce and 1 - p_t in the log domain (optax's formulation); +-inf logits
                          give the exact limits, and the gradient needs no (1 - p_t)^(gamma-1)
       from_logits=False: q = clip(p, eps, 1 - eps), gradient 0 where the clip binds
-    gamma >= 0 (0 gives binary_cross_entropy); {_ALPHA_DOC}; targets may be soft.
+    gamma >= 0 (0 gives binary_cross_entropy); targets may be soft.
+    {_ALPHA_DOC}.
     {_EPS_DOC}
     Reference: optax.losses.sigmoid_focal_loss (from_logits=True); Keras
     BinaryFocalCrossentropy (apply_class_balancing=True <-> alpha); Lin et al., "Focal Loss for
@@ -270,7 +271,8 @@ SPECS += [
                          1 - p_k without cancellation near p_k = 1; +inf logits give the limit
       from_logits=False: p clipped to [eps, 1 - eps], gradient 0 where the clip binds; rows
                          are used as given (not renormalised), as categorical_cross_entropy
-    gamma >= 0 (0 gives categorical_cross_entropy times alpha); {_ALPHA_DOC}.
+    gamma >= 0 (0 gives categorical_cross_entropy times alpha).
+    {_ALPHA_DOC}.
     class_weight (C,): per-class weights acting as the sample weight sum_k w_k t_k (Keras'
     per-class alpha list, for one-hot rows).
     {_EPS_DOC}
