@@ -30,6 +30,19 @@ cosine_embedding = get("cosine_embedding")
 dice = get("dice")
 iou = get("iou")
 tversky = get("tversky")
+# More regression, classification and distribution losses.
+smooth_l1 = get("smooth_l1")
+log_cosh = get("log_cosh")
+quantile = get("quantile")
+poisson = get("poisson")
+msle = get("msle")
+mape = get("mape")
+binary_focal = get("binary_focal")
+categorical_focal = get("categorical_focal")
+hinge = get("hinge")
+squared_hinge = get("squared_hinge")
+categorical_hinge = get("categorical_hinge")
+kl_divergence = get("kl_divergence")
 
 
 def __getattr__(name):
@@ -45,4 +58,6 @@ __all__ = [
     "show_config", "config", "set_backend", "use_backend", "default_threads",
     "contrastive", "triplet", "cosine_embedding", "dice", "iou", "tversky",
     "custom", "check_grad", "GradCheck",
+    "smooth_l1", "log_cosh", "quantile", "poisson", "msle", "mape", "binary_focal",
+    "categorical_focal", "hinge", "squared_hinge", "categorical_hinge", "kl_divergence",
 ]

@@ -65,9 +65,12 @@ class LossSpec:
     plan: params -> Plan, choosing kernel and NumPy function (e.g. by ``from_logits``).
     family: for the other kinds ("pairwise", "triplet", "segmentation", "custom"), the
           strategy object that lays out their arrays and runs them (see :class:`Family`).
+    check: optional (y_true, y_pred, params) -> None that raises ValueError for inputs outside
+          the loss's domain (e.g. MSLE's values <= -1), before anything is computed.
     """
 
-    def __init__(self, name, kind, plan, params=(), doc="", aliases=(), family=None):
+    def __init__(self, name, kind, plan, params=(), doc="", aliases=(), family=None,
+                 check=None):
         if family is not None:
             if kind != family.kind:
                 raise ValueError(f"kind {kind!r} does not match its family {family.kind!r}")
@@ -80,6 +83,7 @@ class LossSpec:
         self.params = {p.name: p for p in params}
         self.doc = doc
         self.aliases = aliases
+        self.check = check
 
     def resolve(self, given, base=None):
         """Validated parameters: ``base`` (or the defaults) updated by ``given``."""
@@ -118,7 +122,8 @@ class Loss:
         costs a few C-level checks and the kernel (see ``fastloss._kernels.fast``)."""
         kind = _KIND_CODES.get(self.spec.kind)
         cw = self.params.get("class_weight")
-        if kind is None or (cw is not None and self.spec.kind != "sparse"):
+        if (kind is None or self.spec.check is not None
+                or (cw is not None and self.spec.kind != "sparse")):
             return None
         plans = [self.spec.plan(_with_eps(self.params, dtype)) for dtype in (V.F32, V.F64)]
         if plans[0].kernel != plans[1].kernel:
@@ -178,6 +183,8 @@ class Loss:
         p, result_dtype = V.prediction(y_pred)
         kind = spec.kind
         t = V.labels(y_true, p) if kind == "sparse" else V.target_like(y_true, p)
+        if spec.check is not None:
+            spec.check(t, p, prm)
         shape = p.shape
         if kind == "elementwise" and p.ndim == 1:
             k, per_shape = 1, shape

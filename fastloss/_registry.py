@@ -3,9 +3,12 @@
 Adding a loss means adding its kernel (src/), its NumPy twin (fastloss/_numpy/), an entry
 here and a row in the test battery - nothing else.
 """
+import numpy as np
+
 from . import _validation as V
 from ._loss import Loss, LossSpec, PairFamily, Param, Plan, SegmentationFamily, TripletFamily
 from ._numpy import classification as npc
+from ._numpy import distribution as npd
 from ._numpy import embedding as npe
 from ._numpy import regression as npr
 from ._numpy import segmentation as nps
@@ -13,6 +16,9 @@ from ._numpy import segmentation as nps
 # Kernel ids: the enum at the top of src/fl_kernels.h.
 MSE, MAE, HUBER, BCE_PROB, BCE_LOGIT, CCE_PROB, CCE_LOGIT, SCCE_PROB, SCCE_LOGIT = range(9)
 CONTRASTIVE, TRIPLET, COSINE_EMBEDDING, TVERSKY_PROB, TVERSKY_LOGIT = range(40, 45)
+(SMOOTH_L1, LOG_COSH, QUANTILE, POISSON_LOG, POISSON_RATE, MSLE, MAPE, BINARY_FOCAL_PROB,
+ BINARY_FOCAL_LOGIT, CATEGORICAL_FOCAL_PROB, CATEGORICAL_FOCAL_LOGIT, HINGE, SQUARED_HINGE,
+ CATEGORICAL_HINGE, KL_PROB, KL_LOG) = range(20, 36)
 
 _FROM_LOGITS = Param("from_logits", False, V.boolean("from_logits"))
 _SMOOTHING = Param("label_smoothing", 0.0, V.unit_interval("label_smoothing"))
@@ -245,6 +251,236 @@ SPECS.extend([
     ),
 ])
 
+
+def _msle_domain(y_true, y_pred, params):
+    why = "log1p is undefined at and below -1"
+    V.greater_than(y_true, -1, "y_true", why)
+    V.greater_than(y_pred, -1, "y_pred", why)
+
+
+def _alpha_pair(alpha):
+    """(alpha_1, alpha_0) of the binary focal kernels: the weights of t = 1 and t = 0."""
+    return (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+
+
+_GAMMA = Param("gamma", 2.0, V.nonnegative_float("gamma"))
+_ALPHA = Param("alpha", None, V.optional_unit_interval(
+    "alpha", " (per-class weights are categorical_focal's class_weight)"))
+_ALPHA_DOC = """alpha: None (no weighting) or in [0, 1]"""
+
+SPECS += [
+    LossSpec(
+        "smooth_l1", "elementwise",
+        lambda p: Plan(SMOOTH_L1, (p["beta"], 0.0, 0.0, 0.0), npr.smooth_l1),
+        params=[Param("beta", 1.0, V.nonnegative_float("beta"))],
+        doc="""Smooth L1 loss with threshold ``beta`` (>= 0), d = y_pred - y_true:
+
+        0.5 d^2 / beta       if |d| < beta
+        |d| - 0.5 beta       otherwise
+
+    Gradient d / beta, or sign(d).  beta = 0 is the absolute error (mae).  Equals
+    huber(delta=beta) / beta.  Reference: torch.nn.functional.smooth_l1_loss; Girshick,
+    "Fast R-CNN" (2015), https://arxiv.org/abs/1504.08083""",
+        aliases=("SmoothL1Loss", "smooth_l1_loss"),
+    ),
+    LossSpec(
+        "log_cosh", "elementwise",
+        lambda p: Plan(LOG_COSH, (0.0, 0.0, 0.0, 0.0), npr.log_cosh),
+        doc="""Log-cosh loss: l = mean_k log(cosh(y_pred - y_true)), gradient tanh(d).
+
+    Like 0.5 d^2 for small d and |d| - log 2 for large d.  Computed to a few ulp for every d
+    and never overflowing: log1p(2 sinh^2(d/2)) for |d| < 2, |d| - log 2 + log1p(exp(-2|d|))
+    beyond (the textbook |d| + softplus(-2|d|) - log 2 of Keras and optax loses all relative
+    accuracy as d -> 0).  Reference: Keras LogCosh; optax.losses.log_cosh.""",
+        aliases=("LogCosh", "logcosh"),
+    ),
+    LossSpec(
+        "quantile", "elementwise",
+        lambda p: Plan(QUANTILE, (p["quantile"], 0.0, 0.0, 0.0), npr.quantile),
+        params=[Param("quantile", 0.5, V.open_unit_interval("quantile"))],
+        doc="""Quantile (pinball) loss for the ``quantile`` q in (0, 1), d = y_true - y_pred:
+
+        q d          if d >= 0
+        (q - 1) d    otherwise
+
+    Gradient -q (under-prediction), 1 - q (over-prediction), 0 at d = 0 (the subgradient mae
+    uses; q = 0.5 is exactly half of mae).  Minimising its mean estimates the q-quantile.
+    Reference: sklearn.metrics.mean_pinball_loss (alpha=q);
+    https://en.wikipedia.org/wiki/Quantile_regression""",
+        aliases=("pinball", "pinball_loss", "mean_pinball_loss", "quantile_loss"),
+    ),
+    LossSpec(
+        "poisson", "elementwise",
+        lambda p: (Plan(POISSON_LOG, (0.0, float(p["full"]), 0.0, 0.0), npr.poisson_log)
+                   if p["log_input"] else
+                   Plan(POISSON_RATE, (p["eps"], float(p["full"]), 0.0, 0.0), npr.poisson_rate)),
+        params=[Param("log_input", True, V.boolean("log_input")),
+                Param("full", False, V.boolean("full")),
+                Param("eps", 1e-8, V.positive_float("eps"))],
+        doc="""Poisson negative log-likelihood of counts y_true (>= 0).
+
+      log_input=True (default): y_pred is the log-rate z;  l = exp(z) - t z,  grad exp(z) - t
+      log_input=False:          y_pred is the rate r >= 0; l = r - t log(r + eps),
+                                grad 1 - t / (r + eps)
+    full=True adds Stirling's term t log t - t + 0.5 log(2 pi t) where t > 1 (no gradient).
+    The t-term is 0 where t = 0 (so z = -inf or r = 0 gives 0, not NaN); z or r = +inf gives
+    +inf.  Values are not range-checked (as PyTorch): a rate below -eps gives NaN.
+    Keras' Poisson (y_pred - y_true log(y_pred + 1e-7)) is log_input=False, eps=1e-7; the
+    exact alias "Poisson" sets those, while "poisson" is this loss with PyTorch's defaults.
+    Reference: torch.nn.functional.poisson_nll_loss.""",
+        aliases=("PoissonNLLLoss", "poisson_nll_loss"),
+    ),
+    LossSpec(
+        "msle", "elementwise",
+        lambda p: Plan(MSLE, (0.0, 0.0, 0.0, 0.0), npr.msle),
+        check=_msle_domain,
+        doc="""Mean squared logarithmic error: l = mean_k (log1p(y_pred) - log1p(y_true))^2.
+
+    Gradient 2 (log1p(p) - log1p(t)) / (1 + p).  Every y_true and y_pred must be > -1: a
+    value <= -1 raises ValueError naming the argument (scikit-learn's rule; the check is one
+    vectorised min per array), a NaN gives a NaN loss.  Keras instead clips both arguments to
+    [1e-7, inf), which agrees on values >= 1e-7.
+    Reference: sklearn.metrics.mean_squared_log_error; Keras MeanSquaredLogarithmicError.""",
+        aliases=("mean_squared_log_error", "mean_squared_logarithmic_error",
+                 "MeanSquaredLogarithmicError"),
+    ),
+    LossSpec(
+        "mape", "elementwise",
+        lambda p: Plan(MAPE, (p["epsilon"], 100.0 if p["percent"] else 1.0, 0.0, 0.0),
+                       npr.mape),
+        params=[Param("epsilon", float(np.finfo(np.float64).eps), V.positive_float("epsilon")),
+                Param("percent", False, V.boolean("percent"))],
+        doc="""Mean absolute percentage error: l = mean_k |p - t| / max(|t|, epsilon), t = y_true.
+
+    A fraction, as scikit-learn (percent=True multiplies by 100, as Keras).  epsilon defaults
+    to float64's machine epsilon 2.2e-16 whatever the dtype (scikit-learn's choice), so a zero
+    target gives a huge but finite loss.  Gradient sign(p - t) / max(|t|, epsilon) (times 100).
+    Keras' MeanAbsolutePercentageError is percent=True, epsilon=1e-7: the exact alias
+    "MeanAbsolutePercentageError" sets those; "mean_absolute_percentage_error" is
+    scikit-learn's function and this loss's defaults.
+    Reference: sklearn.metrics.mean_absolute_percentage_error.""",
+        aliases=("mean_absolute_percentage_error",),
+    ),
+    LossSpec(
+        "binary_focal", "elementwise",
+        lambda p: (Plan(BINARY_FOCAL_LOGIT, (0.0, p["gamma"], *_alpha_pair(p["alpha"])),
+                        npc.binary_focal_logit)
+                   if p["from_logits"] else
+                   Plan(BINARY_FOCAL_PROB, (p["eps"], p["gamma"], *_alpha_pair(p["alpha"])),
+                        npc.binary_focal_prob)),
+        params=[_GAMMA, _ALPHA, _FROM_LOGITS, _EPS],
+        doc=f"""Binary focal loss, 1-D or multi-label (N, K) (mean over the last axis).
+
+    With p = sigmoid(z) (or the clipped probability q), 1 - p_t = t (1 - p) + (1 - t) p and the
+    binary cross-entropy ce of binary_cross_entropy:
+        l = a_t (1 - p_t)^gamma ce,   a_t = alpha t + (1 - alpha) (1 - t)  (1 if alpha is None)
+      from_logits=True:  ce and 1 - p_t in the log domain (optax's formulation); +-inf logits
+                         give the exact limits, and the gradient needs no (1 - p_t)^(gamma-1)
+      from_logits=False: q = clip(p, eps, 1 - eps), gradient 0 where the clip binds
+    gamma >= 0 (0 gives binary_cross_entropy); targets may be soft.
+    {_ALPHA_DOC}.
+    {_EPS_DOC}
+    Reference: optax.losses.sigmoid_focal_loss (from_logits=True); Keras
+    BinaryFocalCrossentropy (apply_class_balancing=True <-> alpha); Lin et al., "Focal Loss for
+    Dense Object Detection" (2017), https://arxiv.org/abs/1708.02002""",
+        aliases=("BinaryFocalCrossentropy", "binary_focal_crossentropy", "binary_focal_loss"),
+    ),
+    LossSpec(
+        "categorical_focal", "categorical",
+        lambda p: (Plan(CATEGORICAL_FOCAL_LOGIT,
+                        (0.0, p["gamma"], 1.0 if p["alpha"] is None else p["alpha"], 0.0),
+                        npc.categorical_focal_logit)
+                   if p["from_logits"] else
+                   Plan(CATEGORICAL_FOCAL_PROB,
+                        (p["eps"], p["gamma"], 1.0 if p["alpha"] is None else p["alpha"], 0.0),
+                        npc.categorical_focal_prob)),
+        params=[_GAMMA, _ALPHA, _FROM_LOGITS, _EPS, _CLASS_WEIGHT],
+        doc=f"""Categorical focal loss with probability-row targets (one-hot or soft).
+
+    y_true and y_pred have shape (..., C); the per-sample loss sums over the class axis:
+        l = -alpha sum_k t_k (1 - p_k)^gamma log p_k        (alpha = 1 if None)
+      from_logits=True:  p = softmax(z) with log p_k = z_k - logsumexp(z) (no clip), and
+                         1 - p_k without cancellation near p_k = 1; +inf logits give the limit
+      from_logits=False: p clipped to [eps, 1 - eps], gradient 0 where the clip binds; rows
+                         are used as given (not renormalised), as categorical_cross_entropy
+    gamma >= 0 (0 gives categorical_cross_entropy times alpha).
+    {_ALPHA_DOC}.
+    class_weight (C,): per-class weights acting as the sample weight sum_k w_k t_k (Keras'
+    per-class alpha list, for one-hot rows).
+    {_EPS_DOC}
+    Keras' CategoricalFocalCrossentropy defaults to alpha=0.25 (its aliases set it), clips
+    softmax outputs to [1e-7, 1 - 1e-7] even from logits and renormalises probability rows.
+    Reference: Keras CategoricalFocalCrossentropy; Lin et al. (2017),
+    https://arxiv.org/abs/1708.02002""",
+        aliases=("categorical_focal_loss",),
+    ),
+    LossSpec(
+        "hinge", "elementwise",
+        lambda p: Plan(HINGE, (0.0, 0.0, 0.0, 0.0), npc.hinge),
+        doc="""Hinge loss: l = mean_k max(0, 1 - y y_pred), y the signed target.
+
+    Targets in {-1, 1} or {0, 1}: a 0 target is read as -1, element by element (so both
+    conventions work; Keras converts {0, 1} tensors as a whole - the same for valid labels).
+    Other target values are used as given.  Gradient -y where 1 - y p > 0, else 0.
+    Reference: Keras Hinge; optax.losses.hinge_loss.""",
+        aliases=("Hinge", "hinge_loss"),
+    ),
+    LossSpec(
+        "squared_hinge", "elementwise",
+        lambda p: Plan(SQUARED_HINGE, (0.0, 0.0, 0.0, 0.0), npc.squared_hinge),
+        doc="""Squared hinge loss: l = mean_k max(0, 1 - y y_pred)^2, y the signed target.
+
+    Targets in {-1, 1} or {0, 1} (0 read as -1, as hinge).  Gradient -2 y max(0, 1 - y p).
+    Reference: Keras SquaredHinge.""",
+        aliases=("SquaredHinge",),
+    ),
+    LossSpec(
+        "categorical_hinge", "categorical",
+        lambda p: Plan(CATEGORICAL_HINGE, (p["margin"], 0.0, 0.0, 0.0), npc.categorical_hinge),
+        params=[Param("margin", 1.0, V.finite_float("margin"))],
+        doc="""Multi-class (Crammer-Singer) hinge loss with one-hot targets, shape (..., C):
+
+        l = max(0, margin + max_{j != y} z_j - z_y)
+
+    generalised linearly to soft rows as sum_k t_k max(0, margin + max_{j != k} z_j - z_k).
+    Gradient (a subgradient at ties and at the kink): -t_k at the target class and +t_k at
+    the largest other score, where the hinge is active.  Keras' CategoricalHinge computes
+    max((1 - t) z) for the runner-up, which includes a 0 at the target class: identical
+    whenever some non-target score is >= 0 (e.g. probabilities), otherwise Keras uses 0.
+    Reference: Keras CategoricalHinge; optax.losses.multiclass_hinge_loss (integer labels);
+    Crammer and Singer, JMLR 2 (2001).""",
+        aliases=("CategoricalHinge",),
+    ),
+    LossSpec(
+        "kl_divergence", "categorical",
+        lambda p: (Plan(KL_LOG, (0.0, float(p["log_target"]), 0.0, 0.0), npd.kl_log)
+                   if p["log_input"] else
+                   Plan(KL_PROB, (p["eps"], float(p["log_target"]), 0.0, 0.0), npd.kl_prob)),
+        params=[Param("log_input", False, V.boolean("log_input")),
+                Param("log_target", False, V.boolean("log_target")), _EPS],
+        doc="""Kullback-Leibler divergence KL(y_true || y_pred) between rows of shape (..., C):
+
+        l = sum_k t_k (log t_k - log q_k)
+
+    the per-sample loss sums over the class axis, so reduction="mean" is the mean over
+    distributions: PyTorch's reduction="batchmean" for (N, C) input (PyTorch's "mean" divides
+    by N * C).  t log t = 0 at t = 0.
+      log_input=False (default): y_pred holds probabilities q, clipped to [eps, 1]; gradient
+                                 -t / q, 0 where the clip binds
+      log_input=True:            y_pred holds log-probabilities (PyTorch's convention for
+                                 kl_div's input); gradient -t
+      log_target=True:           y_true holds log-probabilities; -inf is a class with t = 0,
+                                 contributing exactly 0 (PyTorch gives NaN there)
+    eps: None (default) means the machine epsilon of the computation dtype (1.19e-07 for
+    float32, 2.2e-16 for float64); unused with log_input=True.
+    Targets are not clipped (Keras clips them to [1e-7, 1]).  The PyTorch names (KLDivLoss,
+    kl_div) set log_input=True.
+    Reference: torch.nn.functional.kl_div; Keras KLDivergence;
+    https://en.wikipedia.org/wiki/Kullback-Leibler_divergence""",
+        aliases=("KLDivergence", "kullback_leibler_divergence", "kld", "KLD"),
+    ),
+]
+
 # Names from other libraries that imply parameter values.
 ALIASES_WITH_PARAMS = {
     "BCEWithLogitsLoss": ("binary_cross_entropy", {"from_logits": True}),
@@ -257,6 +493,18 @@ ALIASES_WITH_PARAMS = {
                       {"from_logits": True, "ignore_index": -100}),
     "softmax_cross_entropy_with_integer_labels": ("sparse_categorical_cross_entropy",
                                                   {"from_logits": True}),
+    # Keras' Poisson takes rates with epsilon 1e-7 ("poisson" keeps PyTorch's defaults).
+    "Poisson": ("poisson", {"log_input": False, "eps": 1e-7}),
+    # Keras' MAPE is in percent with epsilon 1e-7 (scikit-learn's is a fraction).
+    "MeanAbsolutePercentageError": ("mape", {"percent": True, "epsilon": 1e-7}),
+    "sigmoid_focal_loss": ("binary_focal", {"from_logits": True}),
+    # Keras' categorical focal loss defaults to alpha=0.25.
+    "CategoricalFocalCrossentropy": ("categorical_focal", {"alpha": 0.25}),
+    "categorical_focal_crossentropy": ("categorical_focal", {"alpha": 0.25}),
+    # PyTorch's kl_div takes log-probabilities as its input.
+    "KLDivLoss": ("kl_divergence", {"log_input": True}),
+    "kl_div": ("kl_divergence", {"log_input": True}),
+    "kl_divergence_with_log_targets": ("kl_divergence", {"log_input": True, "log_target": True}),
 }
 
 REGISTRY = {spec.name: spec for spec in SPECS}

@@ -328,3 +328,52 @@ def optional_axis(name):
             raise ValueError(f"{name} must be None or an int (an axis), got {value!r}")
         return int(value)
     return check
+
+
+# ---- parameter validators of the regression, classification and distribution losses ----
+
+def _real(value, name, expected):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return float(value)
+
+
+def nonnegative_float(name):
+    def check(value):
+        value = _real(value, name, "a number >= 0")
+        if not (value >= 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        return value
+    return check
+
+
+def open_unit_interval(name):
+    def check(value):
+        value = _real(value, name, "a number in (0, 1)")
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+        return value
+    return check
+
+
+def optional_unit_interval(name, hint=""):
+    def check(value):
+        if value is None:
+            return None
+        value = _real(value, name, "None or a number in [0, 1]" + hint)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be None or in [0, 1], got {value!r}")
+        return value
+    return check
+
+
+def greater_than(arr, bound, name, why):
+    """Raise ValueError naming ``name`` if some value of ``arr`` is <= ``bound``; NaN passes
+    (it gives a NaN loss).  One vectorised min on the common path."""
+    low = arr.min()
+    if low > bound or (low != low and not (arr <= bound).any()):
+        return
+    i = int(np.flatnonzero((arr <= bound).ravel())[0])
+    value = float(arr.ravel()[i])
+    raise ValueError(f"{name} must be > {bound:g} ({why}); {name} holds {value} at flat "
+                     f"index {i}")

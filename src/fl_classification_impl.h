@@ -320,3 +320,320 @@ static double FL_FN(scce_prob)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
     }
     return acc;
 }
+
+/* ------------------------------------------------------------------------------------------
+ * Focal losses (Lin et al., 2017, https://arxiv.org/abs/1708.02002).
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * binary focal loss on logits z (optax's sigmoid_focal_loss), param[1] = gamma >= 0,
+ * param[2], param[3] = alpha_1, alpha_0 (1, 1 without alpha):
+ *   p = sigmoid(z), q = 1 - p, m = 1 - p_t = t q + (1 - t) p,   a_t = alpha_1 t + alpha_0 (1 - t)
+ *   ce = t softplus(-z) + (1 - t) softplus(z)                   (log-domain, as bce_logit)
+ *   loss = a_t m^gamma ce
+ *   d/dz = a_t m^gamma ((p - t) + gamma (1 - 2t) u ce),   u = p q / m = 1 / (t / p + (1 - t) / q)
+ * u is the weighted harmonic mean of p and q, in [0, 1]; written that way it needs no
+ * m^(gamma - 1) (infinite at m = 0 for gamma < 1).  Where ce is infinite u is 0 and the
+ * product's limit is 0 (u decays exponentially, ce grows linearly), so the term is dropped.
+ */
+FL_INLINE FL_T FL_FN(binary_focal_logit_elem)(FL_T t, FL_T z, const fl_args *a, FL_T *g)
+{
+    const FL_T gamma = (FL_T)a->param[1];
+    const FL_T at = (FL_T)a->param[2] * t + (FL_T)a->param[3] * ((FL_T)1 - t);
+    const FL_T e = FL_EXP(-FL_FABS(z));               /* in (0, 1], NaN for NaN */
+    const FL_T l1 = FL_LOG1P(e);
+    const FL_T sp_pos = (z > 0 ? z : (FL_T)0) + l1;   /* softplus(z)  = -log q */
+    const FL_T sp_neg = (z < 0 ? -z : (FL_T)0) + l1;  /* softplus(-z) = -log p */
+    const FL_T r = (FL_T)1 / ((FL_T)1 + e);
+    const FL_T p = z >= 0 ? r : e * r;
+    const FL_T q = z >= 0 ? e * r : r;                /* 1 - p without cancellation */
+    const FL_T ce = (t != 0 ? t * sp_neg : (FL_T)0) + (t != 1 ? ((FL_T)1 - t) * sp_pos : (FL_T)0);
+    const FL_T m = t * q + ((FL_T)1 - t) * p;
+    const FL_T mg = FL_FN(powr)(m, gamma);
+    const FL_T inv_u = (t != 0 ? t / p : (FL_T)0) + (t != 1 ? ((FL_T)1 - t) / q : (FL_T)0);
+    const FL_T u = (FL_T)1 / inv_u;
+    const FL_T focal_term = u != 0 ? gamma * ((FL_T)1 - (FL_T)2 * t) * u * ce : (FL_T)0;
+    const FL_T c = at * mg;          /* 0 iff a factor is 0: one select, which gcc if-converts */
+    *g = c * ((p - t) + focal_term);
+    return FL_FN(zmul)(c, ce);
+}
+
+/*
+ * binary focal loss on probabilities (Keras' BinaryFocalCrossentropy), param[0] = eps,
+ * param[1] = gamma, param[2], param[3] = alpha_1, alpha_0:
+ *   q = clip(p, eps, 1 - eps),  m = t (1 - q) + (1 - t) q,  ce = -(t log q + (1 - t) log(1 - q))
+ *   loss = a_t m^gamma ce,   d/dp = a_t m^gamma (gamma (1 - 2t) ce / m + (q - t) / (q (1 - q)))
+ * inside the clip, 0 outside it.  m >= min(q, 1 - q) >= eps > 0 for t in [0, 1].
+ */
+FL_INLINE FL_T FL_FN(binary_focal_prob_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+{
+    const FL_T eps = (FL_T)a->param[0];
+    const FL_T gamma = (FL_T)a->param[1];
+    const FL_T at = (FL_T)a->param[2] * t + (FL_T)a->param[3] * ((FL_T)1 - t);
+    const FL_T q = FL_FN(clip)(p, eps, (FL_T)1 - eps);
+    const int inside = p >= eps && p <= (FL_T)1 - eps;
+    const FL_T ce = -(t * FL_LOG(q) + ((FL_T)1 - t) * FL_LOG1P(-q));
+    const FL_T m = t * ((FL_T)1 - q) + ((FL_T)1 - t) * q;
+    const FL_T mg = FL_FN(powr)(m, gamma);
+    const FL_T dq = at * mg * (gamma * ((FL_T)1 - (FL_T)2 * t) * ce / m
+                               + (q - t) / (q * ((FL_T)1 - q)));
+    *g = inside ? dq : (p == p ? (FL_T)0 : p);
+    return at * mg * ce;
+}
+
+/*
+ * categorical focal loss on probabilities, one class element (the per-sample loss sums over
+ * the class axis), param[0] = eps, param[1] = gamma, param[2] = alpha (1 without alpha):
+ *   q = clip(p, eps, 1 - eps),  loss = -alpha t (1 - q)^gamma log q
+ *   d/dp = alpha t (1 - q)^gamma (gamma log q / (1 - q) - 1 / q) inside the clip, else 0.
+ * Rows are used as given (not renormalised), as categorical_cross_entropy.
+ */
+FL_INLINE FL_T FL_FN(categorical_focal_prob_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+{
+    const FL_T eps = (FL_T)a->param[0];
+    const FL_T gamma = (FL_T)a->param[1];
+    const FL_T c = (FL_T)a->param[2] * t;
+    const FL_T q = FL_FN(clip)(p, eps, (FL_T)1 - eps);
+    const int inside = p >= eps && p <= (FL_T)1 - eps;
+    const FL_T oq = (FL_T)1 - q;                      /* >= eps */
+    const FL_T lq = FL_LOG(q);
+    const FL_T mg = FL_FN(powr)(oq, gamma);
+    *g = inside ? c * mg * (gamma * lq / oq - (FL_T)1 / q) : (p == p ? (FL_T)0 : p);
+    return -c * mg * lq;
+}
+
+FL_ELEMENTWISE_KERNEL(binary_focal_logit, 1)
+FL_ELEMENTWISE_KERNEL(binary_focal_prob, 1)
+FL_ELEMENTWISE_KERNEL(categorical_focal_prob, 0)
+
+/*
+ * categorical focal loss on logits (rows), param[1] = gamma, param[2] = alpha.  With
+ * p = softmax(z), log p_k = z_k - mx - log S (mx the row max, S = sum_k exp(z_k - mx)),
+ * q_k = 1 - p_k and c_k = t_k p_k f'(p_k) for f(p) = -(1 - p)^gamma log p:
+ *   loss = alpha sum_k t_k q_k^gamma (-log p_k)
+ *   c_k = t_k q_k^gamma (gamma p_k log p_k / q_k - 1),   d/dz_j = alpha (c_j - p_j sum_k c_k)
+ * Accuracy where p -> 1: S = n_max + rest (n_max logits equal to the max, `rest` the sum over
+ * the others), so at a max logit q = (n_max - 1 + rest) / S and log p = -log1p(n_max - 1 + rest)
+ * with no cancellation, and log p / q -> -1 is used when q is exactly 0.  Elsewhere p <= 1/2,
+ * so q = 1 - p is exact enough.  A row with a NaN, or all logits -inf, is NaN; a +inf logit
+ * gives the limit (the max logits share the mass, the others get p = 0).
+ * Passes per row: 1 max and NaN flag, 2 the sum `rest`, 3 loss and c (c parked in the
+ * gradient row), 4 gradient (the exponentials recomputed rather than stored).
+ */
+typedef struct { FL_T loss, c; } FL_FN(cfocal_pair);
+
+FL_INLINE FL_FN(cfocal_pair) FL_FN(cfocal_terms)(FL_T z, FL_T tk, FL_T mx, FL_T gamma,
+                                                 FL_T inv_s, FL_T log_s, FL_T p_max,
+                                                 FL_T q_max, FL_T r_max)
+{
+    const int top = z == mx;
+    const FL_T e = FL_EXP(z - mx);
+    const FL_T p = top ? p_max : e * inv_s;
+    const FL_T q = top ? q_max : (FL_T)1 - p;
+    const FL_T lp = top ? -log_s : (z - mx) - log_s;
+    const FL_T r = top ? r_max : lp / q;              /* log p / q */
+    const FL_T mg = FL_FN(powr)(q, gamma);
+    const FL_T pr = p != 0 ? gamma * p * r : (FL_T)0; /* p log p -> 0 */
+    FL_FN(cfocal_pair) out;
+    out.loss = tk != 0 ? tk * mg * -lp : (FL_T)0;
+    out.c = tk != 0 ? tk * mg * (pr - (FL_T)1) : (FL_T)0;
+    return out;
+}
+
+static double FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t C = a->k;
+    const FL_T *z0 = (const FL_T *)a->y_pred;
+    const FL_T *t0 = (const FL_T *)a->y_true;
+    FL_T *g0 = (FL_T *)a->grad;
+    FL_T *per = (FL_T *)a->per_sample;
+    const FL_T gamma = (FL_T)a->param[1];
+    const double alpha = a->param[2];
+    double acc = 0.0;
+
+    for (ptrdiff_t i = r0; i < r1; ++i) {
+        const FL_T *restrict z = z0 + i * C;
+        const FL_T *restrict t = t0 + i * C;
+        FL_T *restrict g = g0 ? g0 + i * C : NULL;
+        const double wi = a->sample_weight ? a->sample_weight[i] : 1.0;
+
+        /* pass 1: max and NaN flag (the max comparison skips NaN) */
+        FL_T mx = (FL_T)-INFINITY;
+        int bad = 0;
+#pragma omp simd reduction(max:mx) reduction(|:bad)
+        for (ptrdiff_t k = 0; k < C; ++k) {
+            mx = z[k] > mx ? z[k] : mx;
+            bad |= z[k] != z[k];
+        }
+        double row;
+        if (bad || mx == (FL_T)-INFINITY) {
+            row = NAN;
+            if (g) for (ptrdiff_t k = 0; k < C; ++k) g[k] = (FL_T)NAN;
+        } else {
+            /* pass 2: n_max and the sum of the other exponentials */
+            double rest = 0.0, n_max = 0.0;
+#pragma omp simd reduction(+:rest, n_max)
+            for (ptrdiff_t k = 0; k < C; ++k) {
+                const FL_T e = FL_EXP(z[k] - mx);
+                rest += z[k] < mx ? (double)e : 0.0;
+                n_max += z[k] == mx ? 1.0 : 0.0;
+            }
+            const double x = (n_max - 1.0) + rest;           /* S - 1 */
+            const double s = 1.0 + x;
+            const double log_s = log1p(x);
+            const double q_max = x / s;
+            const double r_max = x != 0.0 ? -log_s / q_max : -1.0;
+            const FL_T inv_sT = (FL_T)(1.0 / s), log_sT = (FL_T)log_s;
+            const FL_T p_maxT = (FL_T)(1.0 / s), q_maxT = (FL_T)q_max, r_maxT = (FL_T)r_max;
+
+            /* pass 3: loss, and c_k parked in the gradient row */
+            double l = 0.0, csum = 0.0;
+            if (g) {
+#pragma omp simd reduction(+:l, csum)
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const FL_FN(cfocal_pair) lc = FL_FN(cfocal_terms)(
+                        z[k], t[k], mx, gamma, inv_sT, log_sT, p_maxT, q_maxT, r_maxT);
+                    l += (double)lc.loss;
+                    g[k] = lc.c;
+                    csum += (double)lc.c;
+                }
+                /* pass 4: d/dz_j = alpha gs (c_j - p_j sum_k c_k) */
+                const FL_T ga = (FL_T)(alpha * a->scale * wi);
+                const FL_T gc = (FL_T)(alpha * a->scale * wi * csum);
+#pragma omp simd
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const FL_T p = z[k] == mx ? p_maxT : FL_EXP(z[k] - mx) * inv_sT;
+                    g[k] = ga * g[k] - gc * p;
+                }
+            } else {
+#pragma omp simd reduction(+:l)
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    l += (double)FL_FN(cfocal_terms)(z[k], t[k], mx, gamma, inv_sT, log_sT,
+                                                     p_maxT, q_maxT, r_maxT).loss;
+                }
+            }
+            row = alpha != 0.0 ? alpha * l : (l == l ? 0.0 : l);
+        }
+        if (per) per[i] = (FL_T)(row * wi);
+        acc += row * wi;
+    }
+    return acc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Hinge losses (Keras' Hinge, SquaredHinge, CategoricalHinge).
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * hinge, targets in {-1, 1} or {0, 1} (a 0 target is read as -1), y the signed target:
+ *   max(0, 1 - y p),   d/dp = -y where 1 - y p > 0, else 0 (0 at the kink).
+ */
+FL_INLINE FL_T FL_FN(hinge_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+{
+    (void)a;
+    const FL_T y = t == 0 ? (FL_T)-1 : t;
+    const FL_T h = (FL_T)1 - y * p;
+    *g = h > 0 ? -y : (h == h ? (FL_T)0 : h);
+    return FL_FN(relu)(h);
+}
+
+/* squared_hinge: max(0, 1 - y p)^2,   d/dp = -2 y max(0, 1 - y p). */
+FL_INLINE FL_T FL_FN(squared_hinge_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+{
+    (void)a;
+    const FL_T y = t == 0 ? (FL_T)-1 : t;
+    const FL_T h = FL_FN(relu)((FL_T)1 - y * p);
+    *g = (FL_T)-2 * y * h;
+    return h * h;
+}
+
+FL_ELEMENTWISE_KERNEL(hinge, 1)
+FL_ELEMENTWISE_KERNEL(squared_hinge, 1)
+
+/*
+ * categorical hinge (rows), param[0] = margin.  With M_k = max_{j != k} z_j:
+ *   loss = sum_k t_k max(0, margin + M_k - z_k)
+ * For a one-hot row this is max(0, margin + max_{j != y} z_j - z_y) (Crammer and Singer's
+ * multi-class hinge); a soft row gives the expected hinge.  M_k is the row max except at the
+ * first arg-max i1, where it is the runner-up (first arg-max i2 of the others).  Gradient: the
+ * subgradient -t_k at k and +t_k at the arg-max of the others, for every k whose hinge is
+ * active (> 0).  A row with a NaN is NaN.
+ */
+typedef struct { FL_T loss, act; } FL_FN(chinge_pair);
+
+/* One class: the loss term t_k max(0, h) and act = d loss / d M_k = t_k [h > 0]. */
+FL_INLINE FL_FN(chinge_pair) FL_FN(chinge_terms)(FL_T h, FL_T tk)
+{
+    const FL_T on = h > 0 ? (FL_T)1 : (h == h ? (FL_T)0 : h);   /* NaN: inf - inf */
+    FL_FN(chinge_pair) out;
+    out.loss = tk != 0 ? tk * FL_FN(relu)(h) : (FL_T)0;
+    out.act = tk != 0 ? tk * on : (FL_T)0;
+    return out;
+}
+
+static double FL_FN(categorical_hinge)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t C = a->k;
+    const FL_T *z0 = (const FL_T *)a->y_pred;
+    const FL_T *t0 = (const FL_T *)a->y_true;
+    FL_T *g0 = (FL_T *)a->grad;
+    FL_T *per = (FL_T *)a->per_sample;
+    const FL_T margin = (FL_T)a->param[0];
+    double acc = 0.0;
+
+    for (ptrdiff_t i = r0; i < r1; ++i) {
+        const FL_T *restrict z = z0 + i * C;
+        const FL_T *restrict t = t0 + i * C;
+        FL_T *restrict g = g0 ? g0 + i * C : NULL;
+        const double wi = a->sample_weight ? a->sample_weight[i] : 1.0;
+        const FL_T gs = (FL_T)(a->scale * wi);
+
+        FL_T m1 = (FL_T)-INFINITY;
+        int bad = 0;
+#pragma omp simd reduction(max:m1) reduction(|:bad)
+        for (ptrdiff_t k = 0; k < C; ++k) {
+            m1 = z[k] > m1 ? z[k] : m1;
+            bad |= z[k] != z[k];
+        }
+        double row;
+        if (bad) {
+            row = NAN;
+            if (g) for (ptrdiff_t k = 0; k < C; ++k) g[k] = (FL_T)NAN;
+        } else {
+            ptrdiff_t i1 = 0, i2 = -1;
+            while (i1 < C - 1 && z[i1] != m1) ++i1;   /* found: no NaN in the row */
+            FL_T m2 = (FL_T)-INFINITY;
+#pragma omp simd reduction(max:m2)
+            for (ptrdiff_t k = 0; k < C; ++k) {
+                const FL_T v = k == i1 ? (FL_T)-INFINITY : z[k];
+                m2 = v > m2 ? v : m2;
+            }
+            for (ptrdiff_t k = 0; k < C; ++k) {
+                if (k != i1 && z[k] == m2) { i2 = k; break; }
+            }
+            double l = 0.0, to_i1 = 0.0, to_i2 = 0.0;
+            if (g) {
+#pragma omp simd reduction(+:l, to_i1, to_i2)
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const FL_FN(chinge_pair) la = FL_FN(chinge_terms)(
+                        margin + (k == i1 ? m2 : m1) - z[k], t[k]);
+                    l += (double)la.loss;
+                    g[k] = -gs * la.act;
+                    to_i1 += k != i1 ? (double)la.act : 0.0;
+                    to_i2 += k == i1 ? (double)la.act : 0.0;
+                }
+                g[i1] += (FL_T)((double)gs * to_i1);
+                if (i2 >= 0) g[i2] += (FL_T)((double)gs * to_i2);
+            } else {
+#pragma omp simd reduction(+:l)
+                for (ptrdiff_t k = 0; k < C; ++k)
+                    l += (double)FL_FN(chinge_terms)(margin + (k == i1 ? m2 : m1) - z[k],
+                                                     t[k]).loss;
+            }
+            row = l;
+        }
+        if (per) per[i] = (FL_T)(row * wi);
+        acc += row * wi;
+    }
+    return acc;
+}

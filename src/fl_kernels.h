@@ -66,20 +66,36 @@ static inline int omp_get_thread_num(void) { return 0; }
  * classification and distribution losses, 40-59 metric learning and segmentation.
  * Adding a kernel = one line here + its block function in the family's impl file.
  */
-#define FL_KERNELS(X)                      \
-    X(FL_MSE, 0, mse)                      \
-    X(FL_MAE, 1, mae)                      \
-    X(FL_HUBER, 2, huber)                  \
-    X(FL_BCE_PROB, 3, bce_prob)            \
-    X(FL_BCE_LOGIT, 4, bce_logit)          \
-    X(FL_CCE_PROB, 5, cce_prob)            \
-    X(FL_CCE_LOGIT, 6, cce_logit)          \
-    X(FL_SCCE_PROB, 7, scce_prob)          \
-    X(FL_SCCE_LOGIT, 8, scce_logit)                  \
-    X(FL_CONTRASTIVE, 40, contrastive)               \
-    X(FL_TRIPLET, 41, triplet)                       \
-    X(FL_COSINE_EMBEDDING, 42, cosine_embedding)     \
-    X(FL_TVERSKY_PROB, 43, tversky_prob)             \
+#define FL_KERNELS(X)                                           \
+    X(FL_MSE, 0, mse)                                           \
+    X(FL_MAE, 1, mae)                                           \
+    X(FL_HUBER, 2, huber)                                       \
+    X(FL_BCE_PROB, 3, bce_prob)                                 \
+    X(FL_BCE_LOGIT, 4, bce_logit)                               \
+    X(FL_CCE_PROB, 5, cce_prob)                                 \
+    X(FL_CCE_LOGIT, 6, cce_logit)                               \
+    X(FL_SCCE_PROB, 7, scce_prob)                               \
+    X(FL_SCCE_LOGIT, 8, scce_logit)                             \
+    X(FL_SMOOTH_L1, 20, smooth_l1)                              \
+    X(FL_LOG_COSH, 21, log_cosh)                                \
+    X(FL_QUANTILE, 22, quantile)                                \
+    X(FL_POISSON_LOG, 23, poisson_log)                          \
+    X(FL_POISSON_RATE, 24, poisson_rate)                        \
+    X(FL_MSLE, 25, msle)                                        \
+    X(FL_MAPE, 26, mape)                                        \
+    X(FL_BINARY_FOCAL_PROB, 27, binary_focal_prob)              \
+    X(FL_BINARY_FOCAL_LOGIT, 28, binary_focal_logit)            \
+    X(FL_CATEGORICAL_FOCAL_PROB, 29, categorical_focal_prob)    \
+    X(FL_CATEGORICAL_FOCAL_LOGIT, 30, categorical_focal_logit)  \
+    X(FL_HINGE, 31, hinge)                                      \
+    X(FL_SQUARED_HINGE, 32, squared_hinge)                      \
+    X(FL_CATEGORICAL_HINGE, 33, categorical_hinge)              \
+    X(FL_KL_PROB, 34, kl_prob)                                  \
+    X(FL_KL_LOG, 35, kl_log)                                    \
+    X(FL_CONTRASTIVE, 40, contrastive)                          \
+    X(FL_TRIPLET, 41, triplet)                                  \
+    X(FL_COSINE_EMBEDDING, 42, cosine_embedding)                \
+    X(FL_TVERSKY_PROB, 43, tversky_prob)                        \
     X(FL_TVERSKY_LOGIT, 44, tversky_logit)
 
 #define FL_ENUM_ENTRY(ID, NUMBER, NAME) ID = NUMBER,

@@ -17,3 +17,4 @@
 #include "fl_classification_impl.h"
 #include "fl_embedding_impl.h"
 #include "fl_segmentation_impl.h"
+#include "fl_distribution_impl.h"

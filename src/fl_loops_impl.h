@@ -145,3 +145,32 @@ FL_INLINE double FL_FN(elem_block)(FL_FN(elem_fn) f, const fl_args *a,
         return FL_FN(elem_block)(FL_FN(NAME##_elem), a, r0, r1, MEAN_LAST_AXIS);              \
     }
 
+
+/* ------------------------------------------------------------------------------------------
+ * Small NaN-keeping helpers shared by the families (branch-free selects, like sign and clip).
+ * ------------------------------------------------------------------------------------------ */
+
+/* c * x with the zero-coefficient rule: 0 when c == 0 even if x is infinite, but NaN if x is
+ * NaN (so a NaN input still gives a NaN loss). */
+FL_INLINE FL_T FL_FN(zmul)(FL_T c, FL_T x)
+{
+    return c != 0 ? c * x : (x == x ? (FL_T)0 : x);
+}
+
+/* x log x with 0 log 0 = 0 (scipy's xlogy(x, x)); NaN stays NaN. */
+FL_INLINE FL_T FL_FN(xlogx)(FL_T x)
+{
+    return x != 0 ? x * FL_LOG(x) : (FL_T)0;
+}
+
+/* max(x, 0) that keeps a NaN (fmax would drop it). */
+FL_INLINE FL_T FL_FN(relu)(FL_T x)
+{
+    return x > 0 ? x : (x == x ? (FL_T)0 : x);
+}
+
+/* x^y for x >= 0 as exp(y log x), with x^0 = 1 (also at x = 0) and 0^y = 0 for y > 0. */
+FL_INLINE FL_T FL_FN(powr)(FL_T x, FL_T y)
+{
+    return y != 0 ? FL_EXP(y * FL_LOG(x)) : (x == x ? (FL_T)1 : x);
+}

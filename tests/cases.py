@@ -96,6 +96,55 @@ def with_ignore(gen):
     return lambda rng, shape, dtype: gen(rng, shape, dtype, ignore=True)
 
 
+def counts_log_rates(rng, shape, dtype):
+    """Poisson counts (zeros included) and log-rates."""
+    return rng.poisson(2.0, size=shape).astype(dtype), (0.7 * rng.normal(size=shape)).astype(dtype)
+
+
+def counts_rates(rng, shape, dtype):
+    return (rng.poisson(2.0, size=shape).astype(dtype),
+            rng.uniform(0.2, 4.0, size=shape).astype(dtype))
+
+
+def above_minus_one(rng, shape, dtype):
+    """MSLE's domain (> -1): mostly positive, a few in (-1, 0)."""
+    return (rng.uniform(-0.6, 4.0, size=shape).astype(dtype),
+            rng.uniform(-0.6, 4.0, size=shape).astype(dtype))
+
+
+def away_from_zero(rng, shape, dtype):
+    """MAPE targets with |t| >= 0.5 (t = 0 is tested on its own)."""
+    t = rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 2.0, size=shape)
+    return t.astype(dtype), rng.normal(size=shape).astype(dtype)
+
+
+def hinge_01(rng, shape, dtype):
+    return (rng.random(shape) < 0.5).astype(dtype), (1.5 * rng.normal(size=shape)).astype(dtype)
+
+
+def hinge_pm1(rng, shape, dtype):
+    t, z = hinge_01(rng, shape, dtype)
+    return 2 * t - 1, z
+
+
+def _log_softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def categorical_log_probs(rng, shape, dtype):
+    return (categorical_targets(rng, shape).astype(dtype),
+            _log_softmax(rng.normal(size=shape)).astype(dtype))
+
+
+def log_targets(gen):
+    """Targets as log-probabilities (soft rows: no zero, so PyTorch's reference is finite)."""
+    def inputs(rng, shape, dtype):
+        _, y_pred = gen(rng, shape, dtype)
+        return _log_softmax(2 * rng.normal(size=shape)).astype(dtype), y_pred
+    return inputs
+
+
 # ---- PyTorch per-sample references ---------------------------------------------------------
 
 def _mean_last(x, y_pred):
@@ -172,6 +221,96 @@ def t_scce_probs(y, p, prm):
     return torch.where(y == IGNORE, torch.zeros_like(out), out)
 
 
+def t_smooth_l1(t, p, prm):
+    return _mean_last(F.smooth_l1_loss(p, t, reduction="none", beta=prm.get("beta", 1.0)), p)
+
+
+def t_log_cosh(t, p, prm):
+    d = p - t          # Keras' formula; autograd gives tanh(d)
+    return _mean_last(d + F.softplus(-2 * d) - np.log(2.0), p)
+
+
+def t_quantile(t, p, prm):
+    q, d = prm.get("quantile", 0.5), t - p
+    return _mean_last(q * torch.relu(d) + (1 - q) * torch.relu(-d), p)
+
+
+def t_poisson(t, p, prm):
+    out = F.poisson_nll_loss(p, t, log_input=prm.get("log_input", True),
+                             full=prm.get("full", False), eps=prm.get("eps", 1e-8),
+                             reduction="none")
+    return _mean_last(out, p)
+
+
+def t_msle(t, p, prm):
+    return _mean_last((torch.log1p(p) - torch.log1p(t)) ** 2, p)
+
+
+def t_mape(t, p, prm):
+    eps = prm.get("epsilon", float(np.finfo(np.float64).eps))
+    scale = 100.0 if prm.get("percent") else 1.0
+    return _mean_last(scale * (p - t).abs() / t.abs().clamp(min=eps), p)
+
+
+def _alpha_t(t, prm):
+    alpha = prm.get("alpha")
+    return 1.0 if alpha is None else alpha * t + (1 - alpha) * (1 - t)
+
+
+def t_binary_focal(t, p, prm):
+    """The textbook formula on sigmoid / clipped probabilities (torchvision's, Keras')."""
+    gamma = prm.get("gamma", 2.0)
+    if prm.get("from_logits"):
+        ce = F.binary_cross_entropy_with_logits(p, t, reduction="none")
+        prob = torch.sigmoid(p)
+    else:
+        eps = prm["_eps"]
+        prob = p.clamp(eps, 1 - eps)
+        ce = F.binary_cross_entropy(prob, t, reduction="none")
+    p_t = prob * t + (1 - prob) * (1 - t)
+    return _mean_last(_alpha_t(t, prm) * (1 - p_t) ** gamma * ce, p)
+
+
+def t_categorical_focal(t, p, prm):
+    gamma = prm.get("gamma", 2.0)
+    alpha = prm.get("alpha")
+    alpha = 1.0 if alpha is None else alpha
+    if prm.get("from_logits"):
+        logp = torch.log_softmax(p, dim=-1)
+        prob = logp.exp()
+    else:
+        eps = prm["_eps"]
+        prob = p.clamp(eps, 1 - eps)
+        logp = torch.log(prob)
+    return -alpha * (t * (1 - prob) ** gamma * logp).sum(dim=-1)
+
+
+def _signed(t):
+    return torch.where(t == 0, -torch.ones_like(t), t)
+
+
+def t_hinge(t, p, prm):
+    return _mean_last(torch.relu(1 - _signed(t) * p), p)
+
+
+def t_squared_hinge(t, p, prm):
+    return _mean_last(torch.relu(1 - _signed(t) * p) ** 2, p)
+
+
+def t_categorical_hinge(t, z, prm):
+    """sum_k t_k relu(margin + max_{j != k} z_j - z_k), the max by masking the diagonal."""
+    c = z.shape[-1]
+    eye = torch.eye(c, dtype=torch.bool)
+    others = z.unsqueeze(-2).expand(*z.shape[:-1], c, c).masked_fill(eye, -torch.inf)
+    runner_up = others.max(dim=-1).values
+    return (t * torch.relu(prm.get("margin", 1.0) + runner_up - z)).sum(dim=-1)
+
+
+def t_kl(t, p, prm):
+    log_q = p if prm.get("log_input") else torch.log(p.clamp(prm["_eps"], 1.0))
+    return F.kl_div(log_q, t, reduction="none", log_target=prm.get("log_target", False)).sum(dim=-1)
+
+
 # ---- the table -----------------------------------------------------------------------------
 
 CW = {"class_weight": CLASS_WEIGHT}
@@ -214,6 +353,62 @@ CASES = [
     Case("scce-probs-ls-ignore", "sparse_categorical_cross_entropy",
          {"label_smoothing": 0.1, "ignore_index": IGNORE}, with_ignore(sparse_probs), "sparse",
          t_scce_probs),
+    # more regression losses
+    Case("smooth-l1", "smooth_l1", {}, regression, "elementwise", t_smooth_l1),
+    Case("smooth-l1-b0.4", "smooth_l1", {"beta": 0.4}, regression, "elementwise", t_smooth_l1),
+    Case("smooth-l1-b0", "smooth_l1", {"beta": 0.0}, regression, "elementwise", t_smooth_l1),
+    Case("log-cosh", "log_cosh", {}, regression, "elementwise", t_log_cosh),
+    Case("quantile", "quantile", {}, regression, "elementwise", t_quantile),
+    Case("quantile-q0.9", "quantile", {"quantile": 0.9}, regression, "elementwise", t_quantile),
+    Case("poisson-log", "poisson", {}, counts_log_rates, "elementwise", t_poisson),
+    Case("poisson-log-full", "poisson", {"full": True}, counts_log_rates, "elementwise",
+         t_poisson),
+    Case("poisson-rate", "poisson", {"log_input": False}, counts_rates, "elementwise", t_poisson),
+    Case("poisson-rate-full-eps", "poisson", {"log_input": False, "full": True, "eps": 1e-3},
+         counts_rates, "elementwise", t_poisson),
+    Case("msle", "msle", {}, above_minus_one, "elementwise", t_msle),
+    Case("mape", "mape", {}, away_from_zero, "elementwise", t_mape),
+    Case("mape-percent-eps", "mape", {"percent": True, "epsilon": 1e-7}, away_from_zero,
+         "elementwise", t_mape),
+    # focal losses
+    Case("bfocal-logits", "binary_focal", {"from_logits": True}, binary_logits, "elementwise",
+         t_binary_focal),
+    Case("bfocal-logits-a0.25-g0.5", "binary_focal",
+         {"from_logits": True, "alpha": 0.25, "gamma": 0.5}, binary_logits, "elementwise",
+         t_binary_focal),
+    Case("bfocal-probs", "binary_focal", {}, binary_probs, "elementwise", t_binary_focal),
+    Case("bfocal-probs-a0.7-g3-eps", "binary_focal", {"alpha": 0.7, "gamma": 3.0, "eps": 1e-3},
+         binary_probs, "elementwise", t_binary_focal),
+    Case("cfocal-logits", "categorical_focal", {"from_logits": True}, categorical_logits,
+         "categorical", t_categorical_focal),
+    Case("cfocal-logits-a0.25-g0.5-cw", "categorical_focal",
+         {"from_logits": True, "alpha": 0.25, "gamma": 0.5, **CW}, categorical_logits,
+         "categorical", t_categorical_focal),
+    Case("cfocal-logits-g0", "categorical_focal", {"from_logits": True, "gamma": 0.0},
+         categorical_logits, "categorical", t_categorical_focal),
+    Case("cfocal-probs", "categorical_focal", {}, categorical_probs, "categorical",
+         t_categorical_focal),
+    Case("cfocal-probs-a0.25-g1.5-eps", "categorical_focal",
+         {"alpha": 0.25, "gamma": 1.5, "eps": 1e-3}, categorical_probs, "categorical",
+         t_categorical_focal),
+    # hinge losses
+    Case("hinge-01", "hinge", {}, hinge_01, "elementwise", t_hinge),
+    Case("hinge-pm1", "hinge", {}, hinge_pm1, "elementwise", t_hinge),
+    Case("squared-hinge-01", "squared_hinge", {}, hinge_01, "elementwise", t_squared_hinge),
+    Case("squared-hinge-pm1", "squared_hinge", {}, hinge_pm1, "elementwise", t_squared_hinge),
+    Case("categorical-hinge", "categorical_hinge", {}, categorical_logits, "categorical",
+         t_categorical_hinge),
+    Case("categorical-hinge-m0.3", "categorical_hinge", {"margin": 0.3}, categorical_logits,
+         "categorical", t_categorical_hinge),
+    # Kullback-Leibler divergence
+    Case("kl-probs", "kl_divergence", {}, categorical_probs, "categorical", t_kl),
+    Case("kl-probs-eps", "kl_divergence", {"eps": 1e-2}, categorical_probs, "categorical", t_kl),
+    Case("kl-log", "kl_divergence", {"log_input": True}, categorical_log_probs, "categorical",
+         t_kl),
+    Case("kl-probs-log-target", "kl_divergence", {"log_target": True},
+         log_targets(categorical_probs), "categorical", t_kl),
+    Case("kl-log-log-target", "kl_divergence", {"log_input": True, "log_target": True},
+         log_targets(categorical_log_probs), "categorical", t_kl),
 ]
 
 

@@ -201,3 +201,163 @@ def test_all_samples_ignored_gives_nan_mean_and_zero_gradient(backend):
     assert np.isnan(value)
     np.testing.assert_array_equal(grad, 0)
     assert scce(y, z, from_logits=True, ignore_index=-100, reduction="sum") == 0.0
+
+
+# ---- the catalogue's regression, classification and distribution losses ----------------------
+
+bfocal, cfocal = fl.binary_focal, fl.categorical_focal
+
+
+def _torch_binary_focal(z, y, gamma, alpha=None):
+    """The textbook focal formula in float64 PyTorch (finite where the tests use it)."""
+    zt = torch.tensor(z.astype(np.float64), requires_grad=True)
+    yt = torch.tensor(y.astype(np.float64))
+    ce = torch.nn.functional.binary_cross_entropy_with_logits(zt, yt, reduction="none")
+    p = torch.sigmoid(zt)
+    loss = ce * (1 - (p * yt + (1 - p) * (1 - yt))) ** gamma
+    if alpha is not None:
+        loss = loss * (alpha * yt + (1 - alpha) * (1 - yt))
+    loss.sum().backward()
+    return loss.detach().numpy(), zt.grad.numpy()
+
+
+@pytest.mark.parametrize("alpha", [None, 0.25])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_focal_huge_logits_match_torch(dtype, alpha, backend):
+    if torch is None:
+        pytest.skip("PyTorch is not installed")
+    z = np.array([1e4, -1e4, 1e4, -1e4, 30.0, -30.0, 0.0, 1e4, -1e4], dtype=dtype)
+    y = np.array([1, 0, 0, 1, 1, 0, 1, 0.3, 0.7], dtype=dtype)
+    value, grad = bfocal.value_and_grad(y, z, from_logits=True, alpha=alpha, reduction="none")
+    ref_value, ref_grad = _torch_binary_focal(z, y, 2.0, alpha)
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(value, ref_value, rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-6, atol=1e-30)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_focal_infinite_logits_and_gamma_below_one(dtype, backend):
+    """Exact limits at +-inf, and no 0 * inf where (1 - p_t)^(gamma - 1) is infinite."""
+    z = np.array([inf, -inf, inf, -inf, inf, 1e4, -1e4], dtype=dtype)
+    y = np.array([1.0, 0.0, 0.0, 1.0, 0.3, 1.0, 0.0], dtype=dtype)
+    for gamma in (2.0, 0.5, 0.0):
+        value, grad = bfocal.value_and_grad(y, z, from_logits=True, gamma=gamma,
+                                            reduction="none")
+        np.testing.assert_array_equal(value[[0, 1, 5, 6]], 0.0)
+        np.testing.assert_array_equal(value[[2, 3, 4]], inf)
+        np.testing.assert_array_equal(grad[[0, 1, 5, 6]], 0.0)
+        np.testing.assert_allclose(grad[[2, 3, 4]], [1.0, -1.0, 0.7 ** gamma * 0.7], rtol=1e-6)
+    value, grad = bfocal.value_and_grad(y[:4], z[:4], from_logits=True, alpha=0.25,
+                                        reduction="none")
+    np.testing.assert_array_equal(value, [0.0, 0.0, inf, inf])
+    np.testing.assert_array_equal(grad, [0.0, 0.0, 0.75, -0.25])
+    # alpha = 1 gives the t = 0 terms weight 0: an infinite one is 0, not NaN
+    assert bfocal(y[2:3], z[2:3], from_logits=True, alpha=1.0) == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_categorical_focal_huge_logits_match_torch(dtype, backend):
+    if torch is None:
+        pytest.skip("PyTorch is not installed")
+    z = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [5e3, 5e3 + 1, -1e4], [40.0, 0.0, -3.0]],
+                 dtype=dtype)
+    t = np.eye(3, dtype=dtype)[[1, 2, 0, 0]]
+    value, grad = cfocal.value_and_grad(t, z, from_logits=True, reduction="none")
+    zt = torch.tensor(z.astype(np.float64), requires_grad=True)
+    logp = torch.log_softmax(zt, dim=-1)
+    ref = -(torch.tensor(t.astype(np.float64)) * (1 - logp.exp()) ** 2 * logp).sum(dim=-1)
+    ref.sum().backward()
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+    # row 3: PyTorch's 1 - softmax rounds to 0 (loss 0); ours is the true q^3 ~ 9e-53
+    np.testing.assert_allclose(value, ref.detach().numpy(), rtol=1e-6, atol=1e-40)
+    np.testing.assert_allclose(grad, zt.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_categorical_focal_confident_row_keeps_relative_accuracy(backend):
+    """p -> 1: the loss ~ q^gamma * q with q = 1 - p, which 1 - softmax would round to 0."""
+    z = np.array([[0.0, -30.0, -31.0]])
+    value = cfocal(np.array([[1.0, 0.0, 0.0]]), z, from_logits=True)
+    q = np.exp(-30.0) + np.exp(-31.0)          # 1 - p to first order
+    assert value == pytest.approx(q ** 2 * q, rel=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_categorical_focal_infinite_and_masked_logits(dtype, backend):
+    z = np.array([[inf, 0.0, 1.0], [inf, 0.0, 1.0], [inf, inf, 0.0],
+                  [0.5, -inf, 2.0], [-inf, -inf, -inf]], dtype=dtype)
+    t = np.eye(3, dtype=dtype)[[0, 1, 0, 2, 0]]
+    value, grad = cfocal.value_and_grad(t, z, from_logits=True, reduction="none")
+    assert value[0] == 0.0 and value[1] == inf
+    assert value[2] == pytest.approx(0.25 * np.log(2.0), rel=1e-6)
+    np.testing.assert_array_equal(grad[0], [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(grad[1], [1.0, -1.0, 0.0])
+    kept = cfocal(np.array([[0.0, 1.0]], dtype), np.array([[0.5, 2.0]], dtype), from_logits=True)
+    assert value[3] == pytest.approx(kept, rel=1e-6) and grad[3, 1] == 0.0
+    assert np.isnan(value[4]) and np.isnan(grad[4]).all()      # all -inf: undefined
+
+
+def test_log_cosh_accurate_everywhere(backend):
+    mpmath = pytest.importorskip("mpmath")
+    d = np.array([1e-300, 1e-9, 1e-4, 0.01, 0.3, 0.999, 1.0, 1.9, 2.0, 2.1, 20.0, 700.0, 1e4,
+                  1e300])
+
+    def exact(x):
+        with mpmath.workdps(60):               # log(cosh(x)) cancels: 60 digits suffice here
+            return float(mpmath.log(mpmath.cosh(mpmath.mpf(float(x))))) if x < 1e3 else \
+                float(x - mpmath.log(2))
+
+    expected = np.array([exact(x) for x in d])
+    with mpmath.workdps(60):
+        tanh = np.array([float(mpmath.tanh(mpmath.mpf(x))) for x in d])
+    for sign in (1.0, -1.0):
+        value, grad = fl.log_cosh.value_and_grad(np.zeros_like(d), sign * d, reduction="none")
+        np.testing.assert_allclose(value, expected, rtol=4e-16, atol=0)
+        np.testing.assert_allclose(grad, sign * tanh, rtol=4e-16, atol=0)
+    d32 = np.array([1e-18, 1e-3, 0.5, 100.0, 1e30], dtype=np.float32)  # cosh(100) overflows f32
+    value = fl.log_cosh(np.zeros_like(d32), d32, reduction="none")
+    np.testing.assert_allclose(value, [exact(x) for x in d32], rtol=3e-7)
+    value, grad = fl.log_cosh.value_and_grad(np.zeros(2), np.array([inf, -inf]), reduction="none")
+    np.testing.assert_array_equal(value, [inf, inf])
+    np.testing.assert_array_equal(grad, [1.0, -1.0])
+
+
+def test_regression_losses_at_infinity(backend):
+    t = np.array([0.0, 3.0, 2.0])
+    value, grad = fl.poisson.value_and_grad(t, np.array([-inf, -inf, inf]), reduction="none")
+    np.testing.assert_array_equal(value, [0.0, inf, inf])      # 0 * -inf is 0, not NaN
+    np.testing.assert_array_equal(grad, [0.0, -3.0, inf])
+    value, grad = fl.poisson.value_and_grad(t, np.array([0.0, 0.0, inf]), log_input=False,
+                                            reduction="none")
+    assert value[0] == 0.0 and value[2] == inf and np.isfinite(value[1])
+    value, grad = fl.msle.value_and_grad(np.array([1.0, 0.0]), np.array([inf, 0.0]),
+                                         reduction="none")
+    np.testing.assert_array_equal(value, [inf, 0.0])
+    np.testing.assert_array_equal(grad, [0.0, 0.0])            # the limit, not inf / inf
+    value, grad = fl.hinge.value_and_grad(np.array([1.0, 1.0, 0.0]), np.array([inf, -inf, -inf]),
+                                          reduction="none")
+    np.testing.assert_array_equal(value, [0.0, inf, 0.0])
+    np.testing.assert_array_equal(grad, [0.0, -1.0, 0.0])
+
+
+def test_categorical_hinge_infinite_and_masked_scores(backend):
+    z = np.array([[inf, 0.0, 1.0], [inf, 0.0, 1.0], [0.5, -inf, 2.0], [-inf, 3.0, 0.0]])
+    t = np.eye(3)[[0, 1, 2, 1]]
+    value, grad = fl.categorical_hinge.value_and_grad(t, z, reduction="none")
+    np.testing.assert_array_equal(value, [0.0, inf, 0.0, 0.0])
+    np.testing.assert_array_equal(grad[1], [1.0, -1.0, 0.0])
+    assert np.all(grad[[0, 2, 3]] == 0.0)
+
+
+def test_kl_minus_inf_log_target_and_log_input_are_masks(backend):
+    """A -inf log-target is a class with t = 0 and a -inf log-input on a t = 0 class adds 0."""
+    t = np.array([[0.7, 0.0, 0.3]])
+    log_q = np.array([[np.log(0.5), -inf, np.log(0.5)]])
+    expected = 0.7 * np.log(0.7 / 0.5) + 0.3 * np.log(0.3 / 0.5)
+    with np.errstate(divide="ignore"):
+        log_t = np.log(t)
+    for lt, kw in ((t, {}), (log_t, {"log_target": True})):
+        value, grad = fl.kl_divergence.value_and_grad(lt, log_q, log_input=True, **kw)
+        assert value == pytest.approx(expected, rel=1e-12)
+        np.testing.assert_allclose(grad, -t)
+        value = fl.kl_divergence(lt, np.exp(log_q), **kw)      # probabilities, clipped
+        assert value == pytest.approx(expected, rel=1e-12)

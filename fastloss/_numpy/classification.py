@@ -136,3 +136,165 @@ def scce_prob(labels, p, params):
         loss = terms.sum(axis=1, dtype=np.float64)
         grad = _zero_outside(-ts / q, inside, p)
     return RowResult(loss, grad, _class_weight(params, safe), valid)
+
+
+# ---- focal losses ---------------------------------------------------------------------------
+
+def _powr(x, y):
+    """x^y for x >= 0 with x^0 = 1 and 0^y = 0 (y > 0); NaN stays NaN."""
+    if y == 0:
+        return np.where(np.isnan(x), x, 1).astype(x.dtype, copy=False)
+    return np.exp(x.dtype.type(y) * np.log(x))
+
+
+def _zmul(c, x):
+    return np.where(c != 0, c * x, np.where(np.isnan(x), x, 0))
+
+
+def _alpha_t(t, alpha):
+    if alpha is None:
+        return np.ones_like(t)
+    return t.dtype.type(alpha) * t + t.dtype.type(1 - alpha) * (1 - t)
+
+
+@elementwise
+def binary_focal_logit(t, z, params):
+    """a_t m^gamma ce with m = t q + (1 - t) p (p = sigmoid z, q = 1 - p), ce = BCE-with-logits"""
+    gamma = z.dtype.type(params["gamma"])
+    at = _alpha_t(t, params["alpha"])
+    e = np.exp(-np.abs(z))
+    l1 = np.log1p(e)
+    sp_pos = np.where(z > 0, z, 0) + l1
+    sp_neg = np.where(z < 0, -z, 0) + l1
+    r = 1 / (1 + e)
+    p = np.where(z >= 0, r, e * r)
+    q = np.where(z >= 0, e * r, r)
+    ce = np.where(t != 0, t * sp_neg, 0) + np.where(t != 1, (1 - t) * sp_pos, 0)
+    m = t * q + (1 - t) * p
+    mg = _powr(m, gamma)
+    u = 1 / (np.where(t != 0, t / p, 0) + np.where(t != 1, (1 - t) / q, 0))
+    focal_term = np.where(u != 0, gamma * (1 - 2 * t) * u * ce, 0)
+    c = at * mg
+    grad = c * ((p - t) + focal_term)
+    loss = _zmul(c, ce)
+    return loss.astype(z.dtype, copy=False), grad.astype(z.dtype, copy=False)
+
+
+@elementwise
+def binary_focal_prob(t, p, params):
+    """a_t m^gamma ce on q = clip(p); gradient 0 where the clip binds"""
+    gamma = p.dtype.type(params["gamma"])
+    at = _alpha_t(t, params["alpha"])
+    q, inside = _clip(p, params["eps"])
+    ce = -(t * np.log(q) + (1 - t) * np.log1p(-q))
+    m = t * (1 - q) + (1 - t) * q
+    mg = _powr(m, gamma)
+    dq = at * mg * (gamma * (1 - 2 * t) * ce / m + (q - t) / (q * (1 - q)))
+    return (at * mg * ce).astype(p.dtype, copy=False), _zero_outside(dq, inside, p)
+
+
+def _alpha(params):
+    return 1.0 if params["alpha"] is None else params["alpha"]
+
+
+def _categorical_focal_prob_elements(t, p, params):
+    """-alpha t (1 - q)^gamma log q, q = clip(p); the per-sample loss sums over classes"""
+    gamma = p.dtype.type(params["gamma"])
+    c = p.dtype.type(_alpha(params)) * t
+    q, inside = _clip(p, params["eps"])
+    oq = 1 - q
+    lq = np.log(q)
+    mg = _powr(oq, gamma)
+    loss = (-c * mg * lq).astype(p.dtype, copy=False)
+    return loss, _zero_outside(c * mg * (gamma * lq / oq - 1 / q), inside, p)
+
+
+categorical_focal_prob = elementwise(_categorical_focal_prob_elements, mean_last_axis=False)
+
+
+def categorical_focal_logit(y_true, y_pred, params):
+    """alpha sum_k t_k q_k^gamma (-log p_k), p = softmax(z), q = 1 - p without cancellation:
+    S = n_max + rest, q = (n_max - 1 + rest) / S at the max logits (see the kernel)."""
+    gamma, alpha = params["gamma"], _alpha(params)
+    z = y_pred.astype(np.float64)
+    t = y_true.astype(np.float64)
+    with np.errstate(all="ignore"):
+        mx = z.max(axis=1, keepdims=True)
+        top = z == mx
+        e = np.exp(z - mx)
+        rest = np.where(top, 0, e).sum(axis=1, keepdims=True)
+        x = (top.sum(axis=1, keepdims=True) - 1) + rest
+        s = 1 + x
+        log_s = np.log1p(x)
+        p = np.where(top, 1 / s, e / s)
+        q = np.where(top, x / s, 1 - p)
+        lp = np.where(top, -log_s, (z - mx) - log_s)
+        r_max = np.where(x != 0, -log_s / (x / s), -1.0)
+        r = np.where(top, r_max, lp / q)
+        mg = _powr(q, gamma)
+        pr = np.where(p != 0, gamma * p * r, 0)
+        c = np.where(t != 0, t * mg * (pr - 1), 0)
+        terms = np.where(t != 0, t * mg * -lp, 0)
+        loss = terms.sum(axis=1)
+        loss = alpha * loss if alpha != 0 else np.where(np.isnan(loss), loss, 0)
+        grad = alpha * (c - p * c.sum(axis=1, keepdims=True))
+        undefined = np.isnan(z).any(axis=1) | (mx[:, 0] == -np.inf)
+        loss[undefined] = np.nan
+        grad[undefined] = np.nan
+    return RowResult(loss, grad.astype(y_pred.dtype))
+
+
+# ---- hinge losses ---------------------------------------------------------------------------
+
+def _signed(t):
+    return np.where(t == 0, t.dtype.type(-1), t)
+
+
+def _relu(x):
+    return np.where(x > 0, x, np.where(np.isnan(x), x, 0))
+
+
+@elementwise
+def hinge(t, p, params):
+    """max(0, 1 - y p), y = -1 where t == 0; gradient -y where active"""
+    y = _signed(t)
+    h = 1 - y * p
+    grad = np.where(h > 0, -y, np.where(np.isnan(h), h, 0))
+    return _relu(h).astype(p.dtype, copy=False), grad.astype(p.dtype, copy=False)
+
+
+@elementwise
+def squared_hinge(t, p, params):
+    """max(0, 1 - y p)^2; gradient -2 y max(0, 1 - y p)"""
+    y = _signed(t)
+    h = _relu(1 - y * p)
+    return (h * h).astype(p.dtype, copy=False), (-2 * y * h).astype(p.dtype, copy=False)
+
+
+def categorical_hinge(y_true, y_pred, params):
+    """sum_k t_k max(0, margin + max_{j != k} z_j - z_k) (see the kernel)"""
+    z, t = y_pred, y_true
+    n, k = z.shape
+    margin = z.dtype.type(params["margin"])
+    rows = np.arange(n)
+    idx = np.arange(k)[None, :]
+    with np.errstate(all="ignore"):
+        i1 = z.argmax(axis=1)                      # first arg-max (NaN rows are fixed below)
+        m1 = z[rows, i1]
+        others = np.where(idx == i1[:, None], -np.inf, z)
+        m2 = others.max(axis=1)
+        cand = (z == m2[:, None]) & (idx != i1[:, None])
+        i2, has_i2 = cand.argmax(axis=1), cand.any(axis=1)
+        h = margin + np.where(idx == i1[:, None], m2[:, None], m1[:, None]) - z
+        on = np.where(h > 0, 1, np.where(np.isnan(h), h, 0)).astype(z.dtype)
+        act = np.where(t != 0, t * on, 0)
+        loss = np.where(t != 0, t * _relu(h), 0).sum(axis=1, dtype=np.float64)
+        grad = -act
+        to_i1 = np.where(idx != i1[:, None], act, 0).sum(axis=1, dtype=np.float64)
+        grad[rows, i1] += to_i1.astype(z.dtype)
+        to_i2 = act[rows, i1]
+        grad[rows[has_i2], i2[has_i2]] += to_i2[has_i2]
+        bad = np.isnan(z).any(axis=1)
+        loss[bad] = np.nan
+        grad[bad] = np.nan
+    return RowResult(loss, grad.astype(z.dtype, copy=False))

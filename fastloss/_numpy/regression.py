@@ -33,3 +33,85 @@ def huber(t, p, params):
     loss = np.where(quad, 0.5 * d * d, delta * (ad - 0.5 * delta))
     grad = np.where(quad, d, delta * _sign(d))
     return loss.astype(p.dtype, copy=False), grad.astype(p.dtype, copy=False)
+
+
+def _zmul(c, x):
+    """c * x, 0 where c == 0 even if x is infinite, NaN where x is NaN (the kernels' rule)."""
+    return np.where(c != 0, c * x, np.where(np.isnan(x), x, 0))
+
+
+@elementwise
+def smooth_l1(t, p, params):
+    """0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta"""
+    beta = p.dtype.type(params["beta"])
+    d = p - t
+    ad = np.abs(d)
+    quad = ad < beta
+    loss = np.where(quad, 0.5 * d * d / beta, ad - 0.5 * beta)
+    grad = np.where(quad, d / beta, _sign(d))
+    return loss.astype(p.dtype, copy=False), grad.astype(p.dtype, copy=False)
+
+
+@elementwise
+def log_cosh(t, p, params):
+    """log(cosh(d)), by log1p(2 sinh^2(d/2)) near 0 and |d| - log 2 + log1p(e^-2|d|) beyond"""
+    d = p - t
+    ad = np.abs(d)
+    e = np.exp(-ad)
+    om = -np.expm1(-ad)
+    small = ad < 2
+    loss = np.where(small, np.log1p(om * om / (2 * e)), (ad - np.log(2.0)) + np.log1p(e * e))
+    return loss.astype(p.dtype, copy=False), np.tanh(d)
+
+
+@elementwise
+def quantile(t, p, params):
+    """q d if d >= 0 else (q - 1) d, d = t - p; subgradient 0 at d = 0"""
+    q = p.dtype.type(params["quantile"])
+    d = t - p
+    loss = np.where(d >= 0, q * d, (q - 1) * d)
+    grad = np.where(d > 0, -q, np.where(d < 0, 1 - q, d))
+    return loss.astype(p.dtype, copy=False), grad.astype(p.dtype, copy=False)
+
+
+def _stirling(t):
+    return np.where(t > 1, t * np.log(t) - t + 0.5 * np.log(2 * np.pi * t), 0).astype(t.dtype)
+
+
+@elementwise
+def poisson_log(t, z, params):
+    """exp(z) - t z (+ Stirling term with full); gradient exp(z) - t"""
+    ez = np.exp(z)
+    loss = np.where(z < np.inf, ez - _zmul(t, z), z)
+    if params["full"]:
+        loss = loss + _stirling(t)
+    return loss.astype(z.dtype, copy=False), (ez - t).astype(z.dtype, copy=False)
+
+
+@elementwise
+def poisson_rate(t, p, params):
+    """p - t log(p + eps) (+ Stirling term with full); gradient 1 - t / (p + eps)"""
+    q = p + p.dtype.type(params["eps"])
+    loss = np.where(p < np.inf, p - np.where(t != 0, t * np.log(q), 0), p)
+    if params["full"]:
+        loss = loss + _stirling(t)
+    grad = np.where(np.isnan(p), p, 1) - np.where(t != 0, t / q, 0)
+    return loss.astype(p.dtype, copy=False), grad.astype(p.dtype, copy=False)
+
+
+@elementwise
+def msle(t, p, params):
+    """(log1p(p) - log1p(t))^2; gradient 2 (log1p(p) - log1p(t)) / (1 + p), 0 at p = +inf"""
+    d = np.log1p(p) - np.log1p(t)
+    grad = np.where(p < np.inf, 2 * d / (1 + p), np.where(np.isnan(d), d, 0))
+    return d * d, grad.astype(p.dtype, copy=False)
+
+
+@elementwise
+def mape(t, p, params):
+    """scale |p - t| / max(|t|, epsilon); gradient scale sign(p - t) / max(|t|, epsilon)"""
+    eps = p.dtype.type(params["epsilon"])
+    at = np.abs(t)
+    s = p.dtype.type(100.0 if params["percent"] else 1.0) / np.where(at > eps, at, eps)
+    d = p - t
+    return (s * np.abs(d)).astype(p.dtype, copy=False), (s * _sign(d)).astype(p.dtype, copy=False)
