@@ -172,8 +172,9 @@ def _notes(result):
         worst = max(m["other_cores"] for m in disturbed)
         out.append(f"- {DISTURBED} {len(disturbed)} of {len(result['measurements'])} "
                    f"measurements ran while other processes kept more than {noise} cores "
-                   f"busy (up to {worst:.2f}) even after "
-                   f"{result['settings'].get('attempts', 1)} attempts: treat them with care.")
+                   f"busy (up to {worst:.2f} cores; the least disturbed of up to "
+                   f"{result['settings'].get('attempts', 1)} attempts is shown): treat them "
+                   f"with care.")
     for m in result["measurements"]:
         where = f"{m['loss']} {_shape_label(m['shape'])} {m['dtype']}"
         if m["status"] == "skipped":
@@ -240,9 +241,10 @@ def markdown(result):
         "fastloss wins).  *bandwidth ref*: `np.add(a, b, out=c)` on arrays of the "
         "prediction's size and dtype (one thread), the memory traffic of a fused "
         "elementwise pass.  Peers that disagree with fastloss are marked **wrong** and not "
-        "timed; n/a: the peer has no such loss.  Threads: `1` or the number of cores "
-        "(`default`: each library's default).  NumPy and the bandwidth reference always "
-        "run on one thread.",
+        "timed; n/a: the peer has no such loss.  Threads: `1` (the worker process is pinned "
+        "to one core) or the number of cores (`default`: each library's default).  NumPy "
+        "and the bandwidth reference always run on one thread.  Each (peer, threads) pair "
+        "runs in its own process.",
         "",
         times_table(result),
         "",
