@@ -78,7 +78,7 @@ MODES = {
         dtypes=("float32", "float64"),
         threads=("1", "all"),
         budget=0.4, min_repeats=5, max_repeats=200,
-        attempts=3, pause_s=1.0, retry_allowance_s=40.0,   # per worker process
+        attempts=3, pause_s=1.0, retry_allowance_s=20.0,   # per worker process
     ),
     "quick": dict(
         losses=tuple(LOSSES),
