@@ -210,6 +210,16 @@ def _versions(result):
     return ", ".join(parts)
 
 
+def _rounds_text(result):
+    n = result["settings"].get("rounds", 1)
+    return f" (median of {n} rounds, each in fresh worker processes)" if n > 1 else ""
+
+
+def _malloc_text(result):
+    env = result.get("worker_environment") or {}
+    return ", ".join(f"{k}={v}" for k, v in env.items()) or "glibc defaults"
+
+
 def markdown(result):
     """The report: header (command, date, machine, versions), the time table, the
     bandwidth table, and the notes."""
@@ -235,7 +245,8 @@ def markdown(result):
     lines += [
         "",
         "Each cell: median time of one call computing the mean loss **and** its gradient "
-        "w.r.t. the prediction (logits), after warm-up; in brackets the peer's time as a "
+        "w.r.t. the prediction (logits), after warm-up"
+        f"{_rounds_text(result)}; in brackets the peer's time as a "
         "multiple of fastloss's (above 1: fastloss is faster).  *best peer / fastloss*: "
         "the fastest peer that passed the correctness check, over fastloss (above 1: "
         "fastloss wins).  *bandwidth ref*: `np.add(a, b, out=c)` on arrays of the "
@@ -244,7 +255,9 @@ def markdown(result):
         "timed; n/a: the peer has no such loss.  Threads: `1` (the worker process is pinned "
         "to one core) or the number of cores (`default`: each library's default).  NumPy "
         "and the bandwidth reference always run on one thread.  Each (peer, threads) pair "
-        "runs in its own process.",
+        "runs in its own process, with glibc malloc kept warm "
+        f"({_malloc_text(result)}) so that peers which allocate temporaries are timed in "
+        "steady state.",
         "",
         times_table(result),
         "",
