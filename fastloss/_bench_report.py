@@ -1,0 +1,398 @@
+"""Tables and plots of a benchmark result (the dict ``fastloss._bench.run`` returns and
+writes as JSON).  Everything here is derived from that dict, so ``--from-json`` can
+re-render a run without measuring again."""
+import json
+import os
+import sys
+
+from ._bench import LOSSES
+
+REFERENCE = "bandwidth"
+
+
+# --------------------------------------------------------------------------------------
+# Reading the result
+# --------------------------------------------------------------------------------------
+
+def _shape_label(shape):
+    if len(shape) == 1:
+        n = shape[0]
+        e = len(str(n)) - 1
+        return f"1e{e}" if 10**e == n else str(n)
+    return "x".join(map(str, shape))
+
+
+def _size(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def peer_columns(result):
+    """Peers shown as columns: fastloss, then the rivals that ran at all (not missing)."""
+    cols = []
+    for name, info in result["peers"].items():
+        if name in ("fastloss", REFERENCE):
+            continue
+        runs = info["by_threads"].values()
+        if all("missing" in r for r in runs):
+            continue
+        cols.append(name)
+    return cols
+
+
+def rows(result):
+    """One row per (workload, thread configuration), in run order: a dict with the
+    workload fields and ``cells``: peer -> measurement record."""
+    index = {}
+    for m in result["measurements"]:
+        key = (m["loss"], tuple(m["shape"]), m["dtype"], m["threads"])
+        index.setdefault(key, {})[m["peer"]] = m
+    out = []
+    for w in result["workloads"]:
+        for t in result["thread_configs"]:
+            key = (w["loss"], tuple(w["shape"]), w["dtype"], t["label"])
+            if key in index:
+                out.append({"loss": w["loss"], "shape": tuple(w["shape"]),
+                            "dtype": w["dtype"], "threads": t["label"], "cells": index[key]})
+    return out
+
+
+DISTURBED = "†"
+
+
+def _disturbed(result, cell):
+    """True if other processes kept more than the noise threshold of cores busy during
+    the (least disturbed) measurement of ``cell``."""
+    other = cell.get("other_cores") if cell else None
+    return other is not None and other > result["settings"].get("noise_cores", 0.3)
+
+
+def _time(cell):
+    return cell["median_s"] if cell and cell.get("status") == "ok" else None
+
+
+def best_rival(row, columns):
+    """(peer, time) of the fastest rival that was timed (checked correct), or None."""
+    timed = [(p, _time(row["cells"].get(p))) for p in columns]
+    timed = [(p, t) for p, t in timed if t is not None]
+    return min(timed, key=lambda pt: pt[1]) if timed else None
+
+
+# --------------------------------------------------------------------------------------
+# Markdown
+# --------------------------------------------------------------------------------------
+
+def fmt_time(seconds):
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if seconds >= scale or unit == "ns":
+            v = seconds / scale
+            return f"{v:.3g} {unit}" if v < 100 else f"{v:.0f} {unit}"
+
+
+def _status_cell(cell):
+    if cell is None:
+        return "n/a"
+    return {"skipped": "n/a", "wrong": "**wrong**", "error": "error"}.get(cell["status"], "?")
+
+
+def _ratio(x):
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
+
+
+def _table(result, columns, header, cell_fn, extra=()):
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i < 4 else "---:" for i in range(len(header))) + "|"]
+    for row in rows(result):
+        fl = _time(row["cells"].get("fastloss"))
+        bw = _time(row["cells"].get(REFERENCE))
+        cells = [LOSSES.get(row["loss"], (None, None, row["loss"]))[2],
+                 _shape_label(row["shape"]), row["dtype"], row["threads"]]
+        cells += [cell_fn(row["cells"].get(p), fl, bw) for p in ["fastloss"] + columns]
+        cells += [fn(row, fl, bw) for fn in extra]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def times_table(result):
+    """Median time per call; each rival also as a multiple of fastloss's time."""
+    columns = peer_columns(result)
+
+    def cell(c, fl, bw):
+        t = _time(c)
+        if t is None:
+            return _status_cell(c)
+        mark = DISTURBED if _disturbed(result, c) else ""
+        if c["peer"] == "fastloss" or not fl:
+            return fmt_time(t) + mark
+        return f"{fmt_time(t)}{mark} ({_ratio(t / fl)}x)"
+
+    def bw_cell(row, fl, bw):
+        return fmt_time(bw)
+
+    def best(row, fl, bw):
+        b = best_rival(row, columns)
+        return f"{_ratio(b[1] / fl)} ({b[0]})" if b and fl else "-"
+
+    def fl_bw(row, fl, bw):
+        return _ratio(fl / bw) if fl and bw else "-"
+
+    header = (["workload", "size", "dtype", "threads", "fastloss"] + columns +
+              ["bandwidth ref", "best peer / fastloss", "fastloss / bandwidth"])
+    return _table(result, columns, header, cell, (bw_cell, best, fl_bw))
+
+
+def bandwidth_table(result):
+    """Every peer's median time as a multiple of the bandwidth reference."""
+    columns = peer_columns(result)
+
+    def cell(c, fl, bw):
+        t = _time(c)
+        return _ratio(t / bw) if t is not None and bw else _status_cell(c)
+
+    header = ["workload", "size", "dtype", "threads", "fastloss"] + columns
+    return _table(result, columns, header, cell)
+
+
+def _notes(result):
+    """Skipped, wrong and failed peers, per-peer notes, thread-usage anomalies."""
+    out = []
+    for name, info in result["peers"].items():
+        for label, run in info["by_threads"].items():
+            for key in ("missing", "failed"):
+                if key in run:
+                    out.append(f"- **{name}** (threads={label}): {run[key]}")
+    seen, busy = set(), {}
+    disturbed = [m for m in result["measurements"] if _disturbed(result, m)]
+    if disturbed:
+        noise = result["settings"].get("noise_cores", 0.3)
+        worst = max(m["other_cores"] for m in disturbed)
+        out.append(f"- {DISTURBED} {len(disturbed)} of {len(result['measurements'])} "
+                   f"measurements ran while other processes kept more than {noise} cores "
+                   f"busy (up to {worst:.2f} cores; the least disturbed of up to "
+                   f"{result['settings'].get('attempts', 1)} attempts is shown): treat them "
+                   f"with care.")
+    for m in result["measurements"]:
+        where = f"{m['loss']} {_shape_label(m['shape'])} {m['dtype']}"
+        if m["status"] == "skipped":
+            key = (m["peer"], m["loss"], "skip")
+            if key not in seen:
+                seen.add(key)
+                out.append(f"- **{m['peer']}** skipped for {m['loss']}: {m['reason']}")
+        elif m["status"] in ("wrong", "error"):
+            out.append(f"- **{m['peer']}** {m['status']} on {where} (threads={m['threads']}): "
+                       f"{m['reason']}")
+        if m.get("note") and (m["peer"], m["loss"], "note") not in seen:
+            seen.add((m["peer"], m["loss"], "note"))
+            out.append(f"- **{m['peer']}** {m['loss']}: {m['note']}")
+        if (m["status"] == "ok" and m["threads"] == "1" and m.get("cpu_per_wall")
+                and m["cpu_per_wall"] > 1.3):
+            busy.setdefault(m["peer"], []).append(m["cpu_per_wall"])
+        if m["peer"] == "fastloss" and m.get("bitwise_equal_to_1_thread") is False:
+            out.append(f"- **fastloss** on {where} (threads={m['threads']}) is not bitwise "
+                       f"equal to its 1-thread result")
+    for peer, ratios in busy.items():
+        out.append(f"- **{peer}** kept up to {max(ratios):.1f} cores busy (CPU time / wall "
+                   f"time) in {len(ratios)} measurements of the 1-thread configuration")
+    return out
+
+
+def _versions(result):
+    parts = []
+    for info in result["peers"].values():
+        for pkg, ver in info["versions"].items():
+            item = f"{pkg} {ver}"
+            if item not in parts:
+                parts.append(item)
+    return ", ".join(parts)
+
+
+def _rounds_text(result):
+    n = result["settings"].get("rounds", 1)
+    return f" (median of {n} rounds, each in fresh worker processes)" if n > 1 else ""
+
+
+def _malloc_text(result):
+    env = result.get("worker_environment") or {}
+    return ", ".join(f"{k}={v}" for k, v in env.items()) or "glibc defaults"
+
+
+def markdown(result):
+    """The report: header (command, date, machine, versions), the time table, the
+    bandwidth table, and the notes."""
+    mach, cfg = result["machine"], result["fastloss_config"]
+    title = "Quick benchmark" if result["mode"] == "quick" else "Benchmark"
+    load = mach.get("load_average_at_start")
+    lines = [
+        f"# fastloss: {title.lower()} against its peers",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Date: {result['date']} (took {result.get('duration_s', '?')} s)  ",
+        f"Machine: {mach['cpu']}, {mach['cores_available']} cores available "
+        f"({', '.join(mach['cpu_flags'])}), {mach['memory_gib']} GiB, {mach['os']}, "
+        f"Python {mach['python']}  ",
+        f"fastloss {cfg['version']}: backend {cfg['backend']}, {cfg.get('compiler')}, "
+        f"OpenMP {'on' if cfg.get('openmp') else 'off'}, SIMD: {cfg.get('simd')}  ",
+        f"Peers: {_versions(result)}  ",
+    ]
+    if load:
+        end = mach.get("load_average_at_end")
+        lines.append(f"Load average (1/5/15 min) at start {', '.join(f'{x:.2f}' for x in load)}"
+                     + (f", at end {', '.join(f'{x:.2f}' for x in end)}" if end else ""))
+    lines += [
+        "",
+        "Each cell: median time of one call computing the mean loss **and** its gradient "
+        "w.r.t. the prediction (logits), after warm-up"
+        f"{_rounds_text(result)}; in brackets the peer's time as a "
+        "multiple of fastloss's (above 1: fastloss is faster).  *best peer / fastloss*: "
+        "the fastest peer that passed the correctness check, over fastloss (above 1: "
+        "fastloss wins).  *bandwidth ref*: `np.add(a, b, out=c)` on arrays of the "
+        "prediction's size and dtype (one thread), the memory traffic of a fused "
+        "elementwise pass.  Peers that disagree with fastloss are marked **wrong** and not "
+        "timed; n/a: the peer has no such loss.  Threads: `1` (the worker process is pinned "
+        "to one core) or the number of cores (`default`: each library's default).  NumPy "
+        "and the bandwidth reference always run on one thread.  Each (peer, threads) pair "
+        "runs in its own process, with glibc malloc kept warm "
+        f"({_malloc_text(result)}) so that peers which allocate temporaries are timed in "
+        "steady state.",
+        "",
+        times_table(result),
+        "",
+        "Times as multiples of the bandwidth reference:",
+        "",
+        bandwidth_table(result),
+    ]
+    notes = _notes(result)
+    if notes:
+        lines += ["", "Notes:", ""] + notes
+    plots = result.get("plots")
+    if plots:
+        lines += ["", "Plots: " + ", ".join(f"[{os.path.basename(p)}]({p})" for p in plots)]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------
+
+PEER_COLORS = {"fastloss": "#d62728", "numpy": "#1f77b4", "torch": "#ff7f0e",
+               "jax": "#2ca02c", "sklearn": "#9467bd", "numba": "#8c564b",
+               REFERENCE: "#000000"}
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def bar_chart(result, loss, path):
+    """Per workload: each peer's time / fastloss's time (log scale), one group of bars
+    per (size, threads), one panel per dtype."""
+    plt = _pyplot()
+    columns = peer_columns(result) + [REFERENCE]
+    rs = [r for r in rows(result) if r["loss"] == loss]
+    dtypes = list(dict.fromkeys(r["dtype"] for r in rs))
+    fig, axes = plt.subplots(1, len(dtypes), figsize=(7 * len(dtypes), 4.6), squeeze=False,
+                             sharey=True)
+    width = 0.8 / len(columns)
+    for ax, dtype in zip(axes[0], dtypes):
+        group = [r for r in rs if r["dtype"] == dtype]
+        for j, peer in enumerate(columns):
+            xs, ys = [], []
+            for i, r in enumerate(group):
+                fl, t = _time(r["cells"].get("fastloss")), _time(r["cells"].get(peer))
+                if fl and t:
+                    xs.append(i + (j - (len(columns) - 1) / 2) * width)
+                    ys.append(t / fl)
+            label = "bandwidth ref" if peer == REFERENCE else peer
+            ax.bar(xs, ys, width, label=label, color=PEER_COLORS.get(peer),
+                   hatch="//" if peer == REFERENCE else None,
+                   alpha=0.5 if peer == REFERENCE else 0.9)
+        ax.axhline(1.0, color=PEER_COLORS["fastloss"], lw=1.2, ls="--", label="fastloss")
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(group)))
+        ax.set_xticklabels([f"{_shape_label(r['shape'])}\n{r['threads']} thr" for r in group])
+        ax.set_title(f"{LOSSES[loss][2]}, {dtype}")
+        ax.grid(axis="y", which="both", alpha=0.3)
+    axes[0][0].set_ylabel("time / fastloss time  (above 1: fastloss faster)")
+    axes[0][-1].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def size_chart(result, threads, path):
+    """Time per call against elements (log-log): one panel per (dtype, loss), one line per
+    peer, the bandwidth reference dashed."""
+    plt = _pyplot()
+    columns = ["fastloss"] + peer_columns(result) + [REFERENCE]
+    rs = [r for r in rows(result) if r["threads"] == threads]
+    losses = list(dict.fromkeys(r["loss"] for r in rs))
+    dtypes = list(dict.fromkeys(r["dtype"] for r in rs))
+    fig, axes = plt.subplots(len(dtypes), len(losses), figsize=(4 * len(losses),
+                             3.6 * len(dtypes)), squeeze=False)
+    for a, dtype in enumerate(dtypes):
+        for b, loss in enumerate(losses):
+            ax = axes[a][b]
+            group = [r for r in rs if r["loss"] == loss and r["dtype"] == dtype]
+            for peer in columns:
+                pts = [(_size(r["shape"]), _time(r["cells"].get(peer))) for r in group]
+                pts = [(x, t) for x, t in pts if t]
+                if pts:
+                    ax.plot(*zip(*pts), marker="o", ms=4,
+                            label="bandwidth ref" if peer == REFERENCE else peer,
+                            color=PEER_COLORS.get(peer),
+                            ls="--" if peer == REFERENCE else "-",
+                            lw=2.2 if peer == "fastloss" else 1.2)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"{LOSSES[loss][2]}, {dtype}", fontsize=10)
+            ax.set_xlabel("elements")
+            ax.grid(which="both", alpha=0.3)
+            if b == 0:
+                ax.set_ylabel("seconds per call")
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle(f"loss + gradient time vs size, threads={threads}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_plots(result, out_dir):
+    """All PNGs of a full run; their paths relative to ``out_dir``."""
+    plot_dir = os.path.join(out_dir, "plots")
+    os.makedirs(plot_dir, exist_ok=True)
+    made = []
+    for loss in dict.fromkeys(w["loss"] for w in result["workloads"]):
+        name = f"bars_{loss}.png"
+        bar_chart(result, loss, os.path.join(plot_dir, name))
+        made.append(f"plots/{name}")
+    for t in result["thread_configs"]:
+        name = f"time_vs_size_threads_{t['label']}.png"
+        size_chart(result, t["label"], os.path.join(plot_dir, name))
+        made.append(f"plots/{name}")
+    return made
+
+
+def write_outputs(result, out_dir, plots=True, log=sys.stderr):
+    """Write ``<mode>.json`` and ``<mode>.md`` (and the plots) and print the table."""
+    os.makedirs(out_dir, exist_ok=True)
+    if plots:
+        try:
+            result["plots"] = write_plots(result, out_dir)
+        except ImportError as exc:
+            print(f"plots skipped: {exc}", file=log)
+    mode = result["mode"]
+    with open(os.path.join(out_dir, f"{mode}.json"), "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    text = markdown(result)
+    with open(os.path.join(out_dir, f"{mode}.md"), "w") as f:
+        f.write(text)
+    print(text)
+    print(f"wrote {os.path.join(out_dir, mode + '.json')} and {mode}.md", file=log)
