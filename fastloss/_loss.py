@@ -31,6 +31,7 @@ returned values.
 
 
 _state = _config.state
+_MISSING = object()
 _KIND_CODES = {"elementwise": 0, "categorical": 1, "sparse": 2}
 _EPS = {V.F32: float(np.finfo(np.float32).eps), V.F64: float(np.finfo(np.float64).eps)}
 
@@ -114,6 +115,25 @@ class Loss:
         self.params = spec.resolve(params)
         self.__doc__ = spec.doc + "\n" + SEMANTICS
         self._fast = self._fast_args()
+        self._fast_cache = {}
+
+    def _fast_for(self, params):
+        """Fast-path arguments for call-time parameters such as ``from_logits=True``,
+        validated once per distinct parameter set and cached (None: take the general path,
+        which also raises for invalid values)."""
+        try:
+            key = tuple(sorted((k, type(v), v) for k, v in params.items()))
+            hit = self._fast_cache.get(key, _MISSING)
+        except TypeError:            # unhashable values (arrays): no caching
+            return None
+        if hit is _MISSING:
+            try:
+                hit = Loss(self.spec, **{**self.params, **params})._fast
+            except (TypeError, ValueError):
+                hit = None
+            if len(self._fast_cache) < 64:
+                self._fast_cache[key] = hit
+        return hit
 
     def _fast_args(self):
         """Arguments of the compiled fast path for these parameters (None: not eligible).
@@ -144,8 +164,8 @@ class Loss:
     def __call__(self, y_true, y_pred, *, reduction="mean", sample_weight=None,
                  n_threads=None, **params):
         """The loss: a float, or the per-sample losses for ``reduction="none"``."""
-        fast = self._fast
-        if fast is not None and sample_weight is None and not params and _state.compiled:
+        fast = self._fast_for(params) if params else self._fast
+        if fast is not None and sample_weight is None and _state.compiled:
             value = _config._kernels.fast(fast[0], fast[1], y_true, y_pred, None, reduction,
                                           fast[2], fast[3], fast[4], fast[5], n_threads,
                                           False)
@@ -164,8 +184,8 @@ class Loss:
     def value_and_grad(self, y_true, y_pred, *, reduction="mean", sample_weight=None,
                        out=None, n_threads=None, **params):
         """(loss, gradient) from one fused pass; with ``out=`` nothing else is allocated."""
-        fast = self._fast
-        if fast is not None and sample_weight is None and not params and _state.compiled:
+        fast = self._fast_for(params) if params else self._fast
+        if fast is not None and sample_weight is None and _state.compiled:
             result = _config._kernels.fast(fast[0], fast[1], y_true, y_pred, out, reduction,
                                            fast[2], fast[3], fast[4], fast[5], n_threads,
                                            True)
