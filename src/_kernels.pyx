@@ -267,6 +267,16 @@ cdef double _weight_sum(const double *sw, Py_ssize_t n_rows) except? -1.0:
     return wsum
 
 
+cdef fl_block_fn _block_function(int kernel, int typenum, str what) except NULL:
+    """The block function of ``kernel`` for this dtype at the current SIMD level."""
+    if typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT:
+        raise TypeError(f"{what} must be float32 or float64 for the compiled kernels")
+    cdef fl_block_fn fn = _getters[_level](kernel, typenum == cnp.NPY_DOUBLE)
+    if fn == NULL:
+        raise ValueError(f"unknown kernel {kernel}")
+    return fn
+
+
 cdef inline int _is_float(cnp.ndarray a, int typenum):
     return cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_IS_C_CONTIGUOUS(a)
 
@@ -361,18 +371,9 @@ cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssi
                       object class_weight, int reduction, double p0, double p1, double p2,
                       double p3, object ignore_index, int n_threads):
     cdef int typenum = cnp.PyArray_TYPE(y_pred)
-    cdef int is_double
-    if typenum == cnp.NPY_DOUBLE:
-        is_double = 1
-    elif typenum == cnp.NPY_FLOAT:
-        is_double = 0
-    else:
-        raise TypeError("y_pred must be float32 or float64 for the compiled kernels")
+    cdef fl_block_fn fn = _block_function(kernel, typenum, "y_pred")
     if not cnp.PyArray_IS_C_CONTIGUOUS(y_pred):
         raise ValueError("y_pred must be C-contiguous")
-    cdef fl_block_fn fn = _getters[_level](kernel, is_double)
-    if fn == NULL:
-        raise ValueError(f"unknown kernel {kernel}")
     cdef Py_ssize_t size = cnp.PyArray_SIZE(y_pred)
     if k < 1 or size == 0 or size % k != 0:
         raise ValueError("y_pred is empty or its last axis does not divide its size")
@@ -544,16 +545,7 @@ def run_multi(int kernel, object y_true, tuple inputs, object grads, Py_ssize_t 
         raise ValueError(f"kernel {kernel} takes {n_inputs} inputs, got {len(inputs)}")
     cdef cnp.ndarray first = <cnp.ndarray?>inputs[0]
     cdef int typenum = cnp.PyArray_TYPE(first)
-    cdef int is_double
-    if typenum == cnp.NPY_DOUBLE:
-        is_double = 1
-    elif typenum == cnp.NPY_FLOAT:
-        is_double = 0
-    else:
-        raise TypeError("inputs must be float32 or float64 for the compiled kernels")
-    cdef fl_block_fn fn = _getters[_level](kernel, is_double)
-    if fn == NULL:
-        raise ValueError(f"unknown kernel {kernel}")
+    cdef fl_block_fn fn = _block_function(kernel, typenum, "inputs")
     cdef Py_ssize_t size = cnp.PyArray_SIZE(first)
     if k < 1 or size == 0 or size % k != 0:
         raise ValueError("inputs are empty or their row length does not divide their size")
