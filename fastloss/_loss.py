@@ -227,6 +227,7 @@ class Loss:
         if want_grad:
             if out is not None:
                 out = V.out_buffer(out, shape, result_dtype)
+                V.no_overlap(out, (p, t), "out", "y_pred or y_true")
             grad = out if (out is not None and result_dtype == p.dtype) else \
                 np.empty(shape, p.dtype)
         per = np.empty(per_shape, p.dtype) if code == 0 else None
@@ -481,6 +482,9 @@ class FamilyLoss(Loss):
         if want_grad:
             outs = V.out_buffers(out, shape, lay.result_dtypes,
                                  family.inputs[len(family.inputs) - family.n_preds:])
+            for i, o in enumerate(outs):
+                V.no_overlap(o, lay.preds, f"out[{i}]" if len(outs) > 1 else "out",
+                             "an input")
             grads = tuple(o if (o is not None and o.dtype == compute) else
                           np.empty(shape, compute) for o in outs)
         per = np.empty(lay.per_shape, compute) if code == 0 else None

@@ -131,6 +131,13 @@ def out_buffer(out, shape, dtype, name="out"):
     return out
 
 
+def no_overlap(out, arrays, name, what):
+    """A gradient buffer must not share memory with the inputs the kernels read."""
+    if out is not None and any(a is not None and np.may_share_memory(out, a) for a in arrays):
+        raise ValueError(f"{name} must not share memory with {what} (the kernels read the "
+                         f"inputs after writing the gradient)")
+
+
 def n_threads(value):
     """None -> 0 (library default); a positive int -> itself."""
     if value is None:

@@ -277,6 +277,16 @@ cdef fl_block_fn _block_function(int kernel, int typenum, str what) except NULL:
     return fn
 
 
+cdef bint _overlaps(cnp.ndarray a, object other):
+    """Whether the bytes of ``a`` and of the array ``other`` (or None) overlap."""
+    if other is None:
+        return False
+    cdef cnp.ndarray b = <cnp.ndarray?>other
+    cdef char *a0 = <char *>cnp.PyArray_DATA(a)
+    cdef char *b0 = <char *>cnp.PyArray_DATA(b)
+    return (a0 < b0 + cnp.PyArray_NBYTES(b)) and (b0 < a0 + cnp.PyArray_NBYTES(a))
+
+
 cdef inline int _is_float(cnp.ndarray a, int typenum):
     return cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_IS_C_CONTIGUOUS(a)
 
@@ -409,6 +419,9 @@ cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssi
         if (not _is_float(arr, typenum) or cnp.PyArray_SIZE(arr) != size
                 or not cnp.PyArray_ISWRITEABLE(arr)):
             raise ValueError("out must be a writable C-contiguous array like y_pred")
+        if _overlaps(arr, y_pred) or _overlaps(arr, y_true):
+            raise ValueError("out must not share memory with y_pred or y_true (the kernels "
+                             "read the inputs after writing the gradient)")
         args.grad = cnp.PyArray_DATA(arr)
     if per_sample is not None:
         arr = <cnp.ndarray?>per_sample
@@ -571,6 +584,8 @@ def run_multi(int kernel, object y_true, tuple inputs, object grads, Py_ssize_t 
                     or not cnp.PyArray_ISWRITEABLE(arr)):
                 raise ValueError(f"out[{j}] must be a writable C-contiguous array like "
                                  f"the inputs")
+            if _overlaps(arr, y_true) or any(_overlaps(arr, x) for x in inputs):
+                raise ValueError(f"out[{j}] must not share memory with an input")
             gdata[j] = cnp.PyArray_DATA(arr)
 
     cdef fl_args args

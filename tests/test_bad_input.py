@@ -24,6 +24,20 @@ MASK = (rng.random((6, 5, 3)) < 0.5).astype(float)
 PROB = rng.random((6, 5, 3))
 
 
+def in_place(method, y, p, **kw):
+    """out= the prediction itself."""
+    p = p.copy()
+    return method(y, p, out=p, **kw)
+
+
+def overlapping_out(method, y, p):
+    """out= a view that overlaps the prediction by all but one row."""
+    base = np.zeros(p.size + p.shape[-1])
+    pred = base[:p.size].reshape(p.shape)
+    pred[...] = p
+    return method(y, pred, out=base[p.shape[-1]:].reshape(p.shape))
+
+
 def readonly(a):
     a = a.copy()
     a.flags.writeable = False
@@ -55,6 +69,12 @@ BAD = [
      ["out", "writable"]),
     ("out-not-array", lambda: mse.value_and_grad(Y, P, out=[[0.0] * 3] * 6), ValueError,
      ["out", "ndarray"]),
+    ("out-is-y-pred", lambda: in_place(scce.value_and_grad, LABELS, Z, from_logits=True),
+     ValueError, ["out", "share memory"]),
+    ("out-overlaps-y-pred", lambda: overlapping_out(mse.grad, Y, P), ValueError,
+     ["out", "share memory"]),
+    ("out-is-y-true", lambda: (lambda y: mse.grad(y, P, out=y))(Y.copy()), ValueError,
+     ["out", "share memory"]),
     ("weight-negative", lambda: mse(Y, P, sample_weight=[1, 1, -1, 1, 1, 1]), ValueError,
      ["sample_weight", ">= 0", "sample_weight[2]"]),
     ("weight-nan", lambda: mse(Y, P, sample_weight=[1, 1, 1, np.nan, 1, 1]), ValueError,
