@@ -523,6 +523,14 @@ class TorchPeer(Peer):
                  # catalogue mode (see MULTI and the notes)
                  "smooth_l1", "poisson", "kl_divergence", "triplet", "cosine_embedding")
     MULTI = ("triplet", "cosine_embedding")     # losses of several arrays
+    missing = {
+        **{name: "torch.nn.functional has no such loss" for name in (
+            "log_cosh", "quantile", "msle", "mape", "binary_focal", "categorical_focal",
+            "categorical_hinge", "contrastive", "dice", "iou", "tversky")},
+        "hinge": "torch.nn.functional has no such loss (hinge_embedding_loss is a "
+                 "different loss)",
+        "squared_hinge": "torch.nn.functional has no such loss",
+    }
 
     notes = {
         "kl_divergence": "F.kl_div(torch.log(q), t, reduction=\"batchmean\", "
