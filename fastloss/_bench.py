@@ -107,7 +107,7 @@ CATALOGUE_SHAPES = {   # generator kind -> shape of the prediction (per input ar
     "distributions": (8192, 128), "contrastive": (8192, 128), "triplet": (8192, 128),
     "cosine": (8192, 128), "segmentation": (64, 64, 64),
 }
-CATALOGUE_SETTINGS = dict(budget=0.15, min_repeats=5, max_repeats=100, rounds=1,
+CATALOGUE_SETTINGS = dict(budget=0.15, min_repeats=5, max_repeats=100, rounds=2,
                           attempts=2, pause_s=0.5, retry_allowance_s=8.0)
 CATALOGUE_PEERS = ("fastloss", "numpy", "torch")
 
@@ -757,8 +757,9 @@ def run_catalogue(losses=None, budget=None, out_dir="bench/results", command=Non
     ``fastloss.available()`` beyond the core six) at one medium size, float32, one thread,
     for fastloss (``out=`` preallocated), the NumPy formula and PyTorch where
     ``torch.nn.functional`` has the loss.  Same machinery as the full run: one fresh,
-    pinned worker process per peer, every peer checked against fastloss before timing.
-    Writes ``catalogue.json``/``catalogue.md`` and prints the table."""
+    pinned worker process per peer, every peer checked against fastloss before timing,
+    two rounds (the median is reported, see :func:`combine_rounds`).  Writes
+    ``catalogue.json``/``catalogue.md`` and prints the table."""
     import fastloss
 
     from . import _bench_report as report
@@ -781,21 +782,27 @@ def run_catalogue(losses=None, budget=None, out_dir="bench/results", command=Non
         "workloads": [dict(w.as_dict(), params=CATALOGUE[w.loss][1]) for w in workloads],
         "peers": {}, "measurements": [],
     }
-    for i, peer in enumerate(CATALOGUE_PEERS, 1):
-        t0 = time.time()
-        out = run_worker(peer, threads, workloads, settings)
-        result["peers"][peer] = {
-            "description": " ".join((PEERS[peer].__doc__ or "").split()),
-            "versions": out.get("versions", {}),
-            "by_threads": {threads.label: {k: out[k] for k in (
-                "missing", "failed", "pinned_cpus", "threadpools", "fastloss_config")
-                if k in out}}}
-        for rec in out["records"]:
-            result["measurements"].append(dict(rec, peer=peer, threads=threads.label))
-        status = out.get("missing") or out.get("failed") or \
-            f"{sum(r['status'] == 'ok' for r in out['records'])}/{len(workloads)} timed"
-        print(f"[{i}/{len(CATALOGUE_PEERS)}] {peer:<9} threads=1 {status} "
-              f"({time.time() - t0:.1f} s)", file=log, flush=True)
+    rounds = settings["rounds"]
+    collected = {}                                  # (peer, loss, shape) -> [records]
+    for rnd in range(1, rounds + 1):
+        for i, peer in enumerate(CATALOGUE_PEERS, 1):
+            t0 = time.time()
+            out = run_worker(peer, threads, workloads, settings)
+            result["peers"][peer] = {
+                "description": " ".join((PEERS[peer].__doc__ or "").split()),
+                "versions": out.get("versions", {}),
+                "by_threads": {threads.label: {k: out[k] for k in (
+                    "missing", "failed", "pinned_cpus", "threadpools", "fastloss_config")
+                    if k in out}}}
+            for rec in out["records"]:
+                collected.setdefault((peer, rec["loss"], tuple(rec["shape"])), []).append(rec)
+            status = out.get("missing") or out.get("failed") or \
+                f"{sum(r['status'] == 'ok' for r in out['records'])}/{len(workloads)} timed"
+            print(f"[round {rnd}/{rounds}, {i}/{len(CATALOGUE_PEERS)}] {peer:<9} threads=1 "
+                  f"{status} ({time.time() - t0:.1f} s)", file=log, flush=True)
+    for (peer, *_), recs in collected.items():
+        rec = combine_rounds(recs, settings["noise_cores"])
+        result["measurements"].append(dict(rec, peer=peer, threads=threads.label))
     result["duration_s"] = round(time.time() - start, 1)
     result["machine"]["load_average_at_end"] = (list(os.getloadavg())
                                                 if hasattr(os, "getloadavg") else None)

@@ -271,9 +271,10 @@ def catalogue_markdown(result):
         "",
         "Each cell: median time of one call computing the mean loss **and** its gradient "
         "w.r.t. every prediction (both or all three embeddings for contrastive, triplet and "
-        "cosine embedding), after warm-up; float32, one thread (each peer runs in its own "
-        "worker process pinned to one core).  fastloss: `value_and_grad(..., out=...)` "
-        "with the gradient buffer(s) preallocated.  numpy: the hand-written NumPy formula "
+        f"cosine embedding), after warm-up{_rounds_text(result)}; float32, one thread "
+        "(each peer runs in its own worker process pinned to one core).  fastloss: "
+        "`value_and_grad(..., out=...)` with the gradient buffer(s) preallocated.  "
+        "numpy: the hand-written NumPy formula "
         "(`NUMPY_FORMULAS` in `fastloss/_bench_peers.py`).  torch: the "
         "`torch.nn.functional` loss, forward and backward.  In brackets the peer's time as "
         "a multiple of fastloss's (above 1: fastloss is faster).  Every peer's value and "
