@@ -3,6 +3,7 @@
     python -m fastloss show-config          # version, backend, compiler, OpenMP, threads
     python -m fastloss bench --quick        # ~1 minute: fastloss vs NumPy, PyTorch, ...
     python -m fastloss bench --out DIR      # the full peer comparison, tables and plots
+    python -m fastloss bench --catalogue    # the other losses vs NumPy formulas, PyTorch
 """
 import argparse
 import sys

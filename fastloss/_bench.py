@@ -37,7 +37,9 @@ How
       kept, and the report marks it if it is still disturbed.
 
 Outputs (to ``--out``): ``full.json``/``full.md``/``plots/*.png`` for the full run,
-``quick.json``/``quick.md`` for ``--quick``; the markdown table is printed to stdout.
+``quick.json``/``quick.md`` for ``--quick``, ``catalogue.json``/``catalogue.md`` for
+``--catalogue`` (the losses beyond the core six: fastloss, NumPy formula, PyTorch; one
+size, float32, one thread); the markdown table is printed to stdout.
 """
 import datetime
 import gc
@@ -74,6 +76,52 @@ LOSSES = {
                                          "sparse CE (logits)"),
 }
 CLASS_KINDS = ("categorical", "sparse")
+
+# Catalogue mode (``--catalogue``): every other loss of fastloss.available(), one medium
+# size, float32, one thread, against the NumPy formula and PyTorch where it has the loss.
+CATALOGUE = {
+    # name: (input generator kind, fastloss keywords, display name)
+    "smooth_l1": ("regression", {"beta": 1.0}, "smooth L1 (beta=1)"),
+    "log_cosh": ("regression", {}, "log-cosh"),
+    "quantile": ("regression", {"quantile": 0.9}, "quantile (q=0.9)"),
+    "poisson": ("counts", {}, "Poisson NLL (log-rate)"),
+    "msle": ("positive", {}, "MSLE"),
+    "mape": ("positive", {}, "MAPE"),
+    "binary_focal": ("binary", {"from_logits": True}, "binary focal (logits, gamma=2)"),
+    "categorical_focal": ("categorical", {"from_logits": True},
+                          "categorical focal (logits, gamma=2)"),
+    "hinge": ("signed", {}, "hinge"),
+    "squared_hinge": ("signed", {}, "squared hinge"),
+    "categorical_hinge": ("onehot", {}, "categorical hinge (one-hot)"),
+    "kl_divergence": ("distributions", {}, "KL divergence (probabilities)"),
+    "contrastive": ("contrastive", {}, "contrastive (margin=1)"),
+    "triplet": ("triplet", {}, "triplet (margin=1, p=2)"),
+    "cosine_embedding": ("cosine", {}, "cosine embedding (margin=0)"),
+    "dice": ("segmentation", {}, "Dice"),
+    "iou": ("segmentation", {}, "IoU"),
+    "tversky": ("segmentation", {"alpha": 0.3, "beta": 0.7}, "Tversky (alpha=0.3, beta=0.7)"),
+}
+CATALOGUE_SHAPES = {   # generator kind -> shape of the prediction (per input array)
+    "regression": (10**6,), "counts": (10**6,), "positive": (10**6,), "binary": (10**6,),
+    "signed": (10**6,), "categorical": (8192, 128), "onehot": (8192, 128),
+    "distributions": (8192, 128), "contrastive": (8192, 128), "triplet": (8192, 128),
+    "cosine": (8192, 128), "segmentation": (64, 64, 64),
+}
+CATALOGUE_SETTINGS = dict(budget=0.15, min_repeats=5, max_repeats=100, rounds=2,
+                          attempts=2, pause_s=0.5, retry_allowance_s=8.0)
+CATALOGUE_PEERS = ("fastloss", "numpy", "torch")
+
+
+def catalogue_workloads(losses=None, shapes=None, dtype="float32"):
+    """The catalogue's workloads (``shapes`` overrides :data:`CATALOGUE_SHAPES` per kind)."""
+    shapes = dict(CATALOGUE_SHAPES, **(shapes or {}))
+    return [Workload(loss, tuple(shapes[CATALOGUE[loss][0]]), dtype)
+            for loss in losses or CATALOGUE]
+
+
+def workload_info(loss):
+    """(kind, params, display name) of a core or catalogue loss."""
+    return LOSSES[loss] if loss in LOSSES else CATALOGUE[loss]
 
 MODES = {
     "full": dict(
@@ -144,7 +192,7 @@ def make_case(wl):
     ~ N(0, 2^2), probability-row targets (uniform draws normalised per row).  Sparse: int64
     labels uniform over the classes.
     """
-    kind, params, _ = LOSSES[wl.loss]
+    kind, params, _ = workload_info(wl.loss)
     rng = np.random.default_rng(zlib.crc32(repr(wl).encode()))
     dt = np.dtype(wl.dtype)
 
@@ -161,10 +209,70 @@ def make_case(wl):
         p = normal(2.0)
         y = rng.random(wl.shape, dtype=dt)
         y /= y.sum(axis=1, keepdims=True)
-    else:
+    elif kind == "sparse":
         p = normal(2.0)
         y = rng.integers(0, wl.shape[1], size=wl.shape[0], dtype=np.int64)
+    else:
+        return _make_catalogue_case(wl, kind, params, rng, normal)
     return Case(wl.loss, np.ascontiguousarray(y), np.ascontiguousarray(p), dict(params))
+
+
+def _make_catalogue_case(wl, kind, params, rng, normal):
+    """Inputs of the catalogue's other generator kinds (see :data:`CATALOGUE`).
+
+    counts: Poisson counts t (mean 2), log-rates z ~ N(0, 0.5^2) + log 2.  positive:
+    t ~ 1 + Exp(1), p = t * U(0.5, 1.5) (MSLE and MAPE defined and away from 0).  signed:
+    targets in {-1, 1}, p ~ N(0, 1).  onehot: one-hot rows, logits ~ N(0, 2^2).
+    distributions: probability rows t and q (uniform draws in (0.05, 1] normalised per row).
+    Embeddings (N, D): rows of scale 1/sqrt(D) so distances are about 1 (both sides of the
+    margins); contrastive/cosine labels are fair coins.  segmentation: 0/1 masks and
+    probabilities in (0.01, 0.99).
+    """
+    dt = np.dtype(wl.dtype)
+    shape = wl.shape
+    extra = ()
+
+    def unif(lo, hi, shape=shape):
+        return (lo + (hi - lo) * rng.random(shape, dtype=np.float64)).astype(dt)
+
+    if kind == "counts":
+        y = rng.poisson(2.0, size=shape).astype(dt)
+        p = normal(0.5) + dt.type(np.log(2.0))
+    elif kind == "positive":
+        y = (1.0 + rng.exponential(1.0, size=shape)).astype(dt)
+        p = y * unif(0.5, 1.5)
+    elif kind == "signed":
+        y = np.where(rng.random(shape) < 0.5, -1.0, 1.0).astype(dt)
+        p = normal()
+    elif kind == "onehot":
+        p = normal(2.0)
+        y = np.zeros(shape, dt)
+        y[np.arange(shape[0]), rng.integers(0, shape[1], size=shape[0])] = 1
+    elif kind == "distributions":
+        y = unif(0.05, 1.0)
+        y /= y.sum(axis=1, keepdims=True)
+        p = unif(0.05, 1.0)
+        p /= p.sum(axis=1, keepdims=True)
+    elif kind in ("contrastive", "triplet", "cosine"):
+        n, d = shape
+        s = 1.0 / math.sqrt(d)
+        row_scale = unif(0.2, 2.0, (n, 1))
+        x1 = normal(s)
+        x2 = x1 + normal(s) * row_scale
+        if kind == "triplet":
+            y, p, extra = x1, x2, (x1 + normal(s) * unif(0.2, 2.0, (n, 1)),)
+        else:
+            labels = rng.random(n) < 0.5
+            y = (labels.astype(dt) if kind == "contrastive" else
+                 np.where(labels, 1.0, -1.0).astype(dt))
+            p, extra = x1, (x2,)
+    elif kind == "segmentation":
+        y = (rng.random(shape) < 0.3).astype(dt)
+        p = unif(0.01, 0.99)
+    else:
+        raise ValueError(f"unknown workload kind {kind!r}")
+    return Case(wl.loss, np.ascontiguousarray(y), np.ascontiguousarray(p), dict(params),
+                tuple(np.ascontiguousarray(a) for a in extra))
 
 
 # --------------------------------------------------------------------------------------
@@ -384,10 +492,24 @@ def check(value, grad, ref_value, ref_grad):
     return None
 
 
+def check_all(value, grads, ref_value, ref_grads):
+    """:func:`check` for one gradient or a tuple of them (losses of several arrays)."""
+    if not isinstance(ref_grads, tuple):
+        return check(value, np.asarray(grads), ref_value, ref_grads)
+    if not isinstance(grads, tuple) or len(grads) != len(ref_grads):
+        return f"{len(grads) if isinstance(grads, tuple) else 1} gradients, " \
+               f"expected {len(ref_grads)}"
+    for i, (g, r) in enumerate(zip(grads, ref_grads)):
+        problem = check(value, np.asarray(g), ref_value, r)
+        if problem:
+            return f"gradient {i + 1} of {len(ref_grads)}: {problem}"
+    return None
+
+
 def reference(case):
-    """fastloss on one thread: the value and gradient every peer is checked against."""
+    """fastloss on one thread: the value and gradient(s) every peer is checked against."""
     import fastloss
-    value, grad = fastloss.get(case.loss).value_and_grad(case.y, case.p, n_threads=1,
+    value, grad = fastloss.get(case.loss).value_and_grad(*case.arrays, n_threads=1,
                                                         **case.params)
     return float(value), grad
 
@@ -408,13 +530,18 @@ def _one_workload(peer, wl, threads, settings, retry_clock):
         if not peer.reference:
             value, grad = call.convert(raw)
             ref_value, ref_grad = reference(case)
-            problem = check(value, np.asarray(grad), ref_value, ref_grad)
+            if isinstance(ref_grad, tuple):
+                problem = check_all(value, grad, ref_value, ref_grad)
+            else:
+                problem = check(value, np.asarray(grad), ref_value, ref_grad)
             if problem:
                 return dict(rec, status="wrong", reason=problem)
             rec["value"] = value
             if peer.name == "fastloss":
                 rec["bitwise_equal_to_1_thread"] = bool(
-                    value == ref_value and np.array_equal(grad, ref_grad))
+                    value == ref_value and all(np.array_equal(g, r) for g, r in zip(
+                        grad if isinstance(grad, tuple) else (grad,),
+                        ref_grad if isinstance(ref_grad, tuple) else (ref_grad,))))
             del grad, ref_grad
         # Nothing from the check outlives it, so the heap the timed calls see does not
         # depend on what the check allocated.
@@ -624,11 +751,75 @@ def run(mode="full", threads=None, peers=None, losses=None, dtypes=None, budget=
     return result
 
 
+def run_catalogue(losses=None, budget=None, out_dir="bench/results", command=None,
+                  log=sys.stderr):
+    """Catalogue mode: value_and_grad of every loss in :data:`CATALOGUE` (the losses of
+    ``fastloss.available()`` beyond the core six) at one medium size, float32, one thread,
+    for fastloss (``out=`` preallocated), the NumPy formula and PyTorch where
+    ``torch.nn.functional`` has the loss.  Same machinery as the full run: one fresh,
+    pinned worker process per peer, every peer checked against fastloss before timing,
+    two rounds (the median is reported, see :func:`combine_rounds`).  Writes
+    ``catalogue.json``/``catalogue.md`` and prints the table."""
+    import fastloss
+
+    from . import _bench_report as report
+
+    threads = Threads.parse("1")
+    workloads = catalogue_workloads(losses)
+    settings = {"budget": budget or CATALOGUE_SETTINGS["budget"],
+                "min_repeats": CATALOGUE_SETTINGS["min_repeats"],
+                "max_repeats": CATALOGUE_SETTINGS["max_repeats"], "noise_cores": 0.3,
+                **{k: CATALOGUE_SETTINGS[k] for k in ("attempts", "pause_s",
+                                                       "retry_allowance_s", "rounds")}}
+    start = time.time()
+    result = {
+        "schema": 1, "mode": "catalogue", "command": command,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(), "fastloss_config": fastloss.config(),
+        "settings": settings, "tolerances": TOLERANCES,
+        "worker_environment": {k: os.environ.get(k, v) for k, v in MALLOC_ENV.items()},
+        "thread_configs": [threads.__dict__],
+        "workloads": [dict(w.as_dict(), params=CATALOGUE[w.loss][1]) for w in workloads],
+        "peers": {}, "measurements": [],
+    }
+    rounds = settings["rounds"]
+    collected = {}                                  # (peer, loss, shape) -> [records]
+    for rnd in range(1, rounds + 1):
+        for i, peer in enumerate(CATALOGUE_PEERS, 1):
+            t0 = time.time()
+            out = run_worker(peer, threads, workloads, settings)
+            result["peers"][peer] = {
+                "description": " ".join((PEERS[peer].__doc__ or "").split()),
+                "versions": out.get("versions", {}),
+                "by_threads": {threads.label: {k: out[k] for k in (
+                    "missing", "failed", "pinned_cpus", "threadpools", "fastloss_config")
+                    if k in out}}}
+            for rec in out["records"]:
+                collected.setdefault((peer, rec["loss"], tuple(rec["shape"])), []).append(rec)
+            status = out.get("missing") or out.get("failed") or \
+                f"{sum(r['status'] == 'ok' for r in out['records'])}/{len(workloads)} timed"
+            print(f"[round {rnd}/{rounds}, {i}/{len(CATALOGUE_PEERS)}] {peer:<9} threads=1 "
+                  f"{status} ({time.time() - t0:.1f} s)", file=log, flush=True)
+    for (peer, *_), recs in collected.items():
+        rec = combine_rounds(recs, settings["noise_cores"])
+        result["measurements"].append(dict(rec, peer=peer, threads=threads.label))
+    result["duration_s"] = round(time.time() - start, 1)
+    result["machine"]["load_average_at_end"] = (list(os.getloadavg())
+                                                if hasattr(os, "getloadavg") else None)
+    report.write_outputs(result, out_dir, plots=False, log=log)
+    return result
+
+
 def add_arguments(parser):
     """The options of ``python -m fastloss bench``."""
     parser.add_argument("--quick", action="store_true",
                         help="the ~1-minute run: six losses, two sizes, float32, default "
                              "threads (writes quick.json/quick.md)")
+    parser.add_argument("--catalogue", action="store_true",
+                        help="every loss beyond the core six (fastloss.available()), one "
+                             "medium size, float32, 1 thread, against the NumPy formula and "
+                             "PyTorch where it has the loss (writes catalogue.json/"
+                             "catalogue.md; --losses may pick a subset)")
     parser.add_argument("--threads", nargs="+", metavar="N",
                         help="thread configurations: integers, 'all' (every available core) "
                              "or 'default' (library defaults); e.g. --threads 1 all "
@@ -664,13 +855,21 @@ def run_from_args(args, argv):
                              result["mode"] == "full", log=sys.stderr)
         return 0
     losses = _split(args.losses)
+    command = "python -m fastloss " + " ".join(shlex.quote(a) for a in argv)
+    if args.catalogue:
+        for loss in losses or ():
+            if loss not in CATALOGUE:
+                raise SystemExit(f"unknown catalogue loss {loss!r}; known: "
+                                 f"{', '.join(CATALOGUE)}")
+        run_catalogue(losses=losses, budget=args.budget, out_dir=args.out, command=command)
+        return 0
     for loss in losses or ():
         if loss not in LOSSES:
             raise SystemExit(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
     run(mode="quick" if args.quick else "full", threads=args.threads,
         peers=_split(args.peers), losses=losses, dtypes=_split(args.dtypes),
         budget=args.budget, rounds=args.rounds, out_dir=args.out, plots=not args.no_plots,
-        command="python -m fastloss " + " ".join(shlex.quote(a) for a in argv))
+        command=command)
     return 0
 
 

@@ -33,11 +33,21 @@ except ImportError:  # pragma: no cover - numba is optional
 
 class Case(NamedTuple):
     """One workload's inputs: targets ``y`` (labels for the sparse loss), prediction ``p``
-    (logits for the classification losses) and fastloss keyword arguments ``params``."""
+    (logits for the classification losses) and fastloss keyword arguments ``params``.
+
+    The losses of several arrays (catalogue mode) take ``(y, p, *extra)`` in fastloss's
+    argument order, e.g. contrastive (similar, x1, x2) is ``y=similar, p=x1, extra=(x2,)``
+    and triplet (anchor, positive, negative) ``y=anchor, p=positive, extra=(negative,)``;
+    their value_and_grad returns one gradient per prediction, as a tuple."""
     loss: str
     y: np.ndarray
     p: np.ndarray
     params: dict
+    extra: tuple = ()
+
+    @property
+    def arrays(self):
+        return (self.y, self.p) + tuple(self.extra)
 
 
 class Call(NamedTuple):
@@ -109,6 +119,198 @@ NUMPY_FORMULAS = {
     "categorical_cross_entropy": np_cce_logits,
     "sparse_categorical_cross_entropy": np_scce_logits,
 }
+
+
+# The catalogue losses (``python -m fastloss bench --catalogue``): the same kind of
+# hand-written formula, the gradient of the mean loss with respect to the prediction(s).
+
+def np_smooth_l1(y, p, beta=1.0):
+    d = p - y
+    a = np.abs(d)
+    small = a < beta
+    loss = np.mean(np.where(small, 0.5 * d * d / beta, a - 0.5 * beta))
+    grad = np.where(small, d / beta, np.sign(d)) / d.size
+    return loss, grad
+
+
+def np_log_cosh(y, p):
+    d = p - y
+    return np.mean(np.log(np.cosh(d))), np.tanh(d) / d.size
+
+
+def np_quantile(y, p, quantile=0.5):
+    d = y - p
+    loss = np.mean(np.where(d >= 0, quantile * d, (quantile - 1.0) * d))
+    grad = np.where(d > 0, -quantile, np.where(d < 0, 1.0 - quantile, 0.0)) / d.size
+    return loss, grad.astype(p.dtype)
+
+
+def np_poisson_log(y, z):
+    e = np.exp(z)
+    return np.mean(e - y * z), (e - y) / z.size
+
+
+def np_msle(y, p):
+    d = np.log1p(p) - np.log1p(y)
+    return np.mean(d * d), 2.0 * d / (1.0 + p) / p.size
+
+
+def np_mape(y, p, epsilon=float(np.finfo(np.float64).eps)):
+    scale = np.maximum(np.abs(y), epsilon)
+    d = p - y
+    return np.mean(np.abs(d) / scale), np.sign(d) / scale / p.size
+
+
+def np_binary_focal_logits(t, z, gamma=2.0):
+    s = 1.0 / (1.0 + np.exp(-z))
+    ce = np.logaddexp(0.0, z) - t * z
+    u = t + s * (1.0 - 2.0 * t)                    # 1 - p_t
+    loss = np.mean(u ** gamma * ce)
+    du = s * (1.0 - s) * (1.0 - 2.0 * t)
+    grad = (gamma * u ** (gamma - 1.0) * du * ce + u ** gamma * (s - t)) / z.size
+    return loss, grad
+
+
+def np_categorical_focal_logits(t, z, gamma=2.0):
+    prob, lse = _np_softmax_parts(z)
+    logp = z - lse
+    w = (1.0 - prob) ** gamma
+    loss = np.mean(-np.sum(t * w * logp, axis=1))
+    c = t * (gamma * (1.0 - prob) ** (gamma - 1.0) * prob * logp - w)
+    grad = (c - prob * c.sum(axis=1, keepdims=True)) / z.shape[0]
+    return loss, grad
+
+
+def np_hinge(y, p):
+    m = 1.0 - y * p
+    return np.mean(np.maximum(m, 0.0)), np.where(m > 0, -y, 0.0) / p.size
+
+
+def np_squared_hinge(y, p):
+    h = np.maximum(1.0 - y * p, 0.0)
+    return np.mean(h * h), -2.0 * y * h / p.size
+
+
+def np_categorical_hinge(t, z, margin=1.0):
+    n = z.shape[0]
+    rows = np.arange(n)
+    labels = t.argmax(axis=1)
+    z_true = z[rows, labels]
+    others = z.copy()
+    others[rows, labels] = -np.inf
+    runner = others.argmax(axis=1)
+    h = margin + others[rows, runner] - z_true
+    loss = np.mean(np.maximum(h, 0.0))
+    grad = np.zeros_like(z)
+    active = (h > 0) / n
+    grad[rows, labels] -= active
+    grad[rows, runner] += active
+    return loss, grad
+
+
+def np_kl_prob(t, q):
+    eps = np.finfo(q.dtype).eps
+    qc = np.clip(q, eps, 1.0)
+    tlogt = np.where(t > 0, t * np.log(np.where(t > 0, t, 1.0)), 0.0)
+    loss = np.mean(np.sum(tlogt - t * np.log(qc), axis=1))
+    grad = np.where((q >= eps) & (q <= 1.0), -t / qc, 0.0) / q.shape[0]
+    return loss, grad
+
+
+def np_contrastive(y, x1, x2, margin=1.0):
+    diff = x1 - x2
+    d = np.sqrt(np.sum(diff * diff, axis=1))
+    h = np.maximum(margin - d, 0.0)
+    loss = np.mean(y * d * d + (1.0 - y) * h * h)
+    safe = np.where(d > 0, d, 1.0)
+    coef = (2.0 * y - 2.0 * (1.0 - y) * h / safe) / x1.shape[0]
+    g1 = coef[:, None] * diff
+    return loss, (g1, -g1)
+
+
+def np_triplet(a, p, n, margin=1.0, eps=1e-6):
+    u = a - p + eps
+    v = a - n + eps
+    dap = np.sqrt(np.sum(u * u, axis=1))
+    dan = np.sqrt(np.sum(v * v, axis=1))
+    h = margin + dap - dan
+    loss = np.mean(np.maximum(h, 0.0))
+    active = ((h > 0) / a.shape[0]).astype(a.dtype)
+    gu = (active / np.where(dap > 0, dap, 1.0))[:, None] * u
+    gv = (active / np.where(dan > 0, dan, 1.0))[:, None] * v
+    return loss, (gu - gv, -gu, gv)
+
+
+def np_cosine_embedding(y, x1, x2, margin=0.0):
+    s1 = np.sum(x1 * x1, axis=1) + 1e-12
+    s2 = np.sum(x2 * x2, axis=1) + 1e-12
+    dot = np.sum(x1 * x2, axis=1)
+    r = 1.0 / np.sqrt(s1 * s2)
+    cos = dot * r
+    loss = np.mean(np.where(y == 1, 1.0 - cos, np.maximum(cos - margin, 0.0)))
+    w = np.where(y == 1, -1.0, np.where(cos > margin, 1.0, 0.0)) / x1.shape[0]
+    g1 = (w * r)[:, None] * x2 - (w * cos / s1)[:, None] * x1
+    g2 = (w * r)[:, None] * x1 - (w * cos / s2)[:, None] * x2
+    return loss, (g1.astype(x1.dtype), g2.astype(x2.dtype))
+
+
+def np_tversky(t, q, alpha=0.5, beta=0.5, smooth=1.0):
+    """Per sample over all non-batch axes; dice and iou are special cases (see below)."""
+    axes = tuple(range(1, q.ndim))
+    shape = (-1,) + (1,) * (q.ndim - 1)
+    tp = np.sum(t * q, axis=axes)
+    fp = np.sum((1.0 - t) * q, axis=axes)
+    fn = np.sum(t * (1.0 - q), axis=axes)
+    num = tp + smooth
+    den = tp + alpha * fp + beta * fn + smooth
+    loss = np.mean(1.0 - num / den)
+    dden = t + alpha * (1.0 - t) - beta * t
+    grad = -(t * den.reshape(shape) - num.reshape(shape) * dden) / (den * den).reshape(shape)
+    return loss, grad / q.shape[0]
+
+
+def np_dice(t, q, smooth=1.0):
+    axes = tuple(range(1, q.ndim))
+    shape = (-1,) + (1,) * (q.ndim - 1)
+    num = 2.0 * np.sum(t * q, axis=axes) + smooth
+    den = np.sum(t, axis=axes) + np.sum(q, axis=axes) + smooth
+    loss = np.mean(1.0 - num / den)
+    grad = -(2.0 * t * den.reshape(shape) - num.reshape(shape)) / (den * den).reshape(shape)
+    return loss, grad / q.shape[0]
+
+
+def np_iou(t, q, smooth=1.0):
+    axes = tuple(range(1, q.ndim))
+    shape = (-1,) + (1,) * (q.ndim - 1)
+    tp = np.sum(t * q, axis=axes)
+    num = tp + smooth
+    den = np.sum(t, axis=axes) + np.sum(q, axis=axes) - tp + smooth
+    loss = np.mean(1.0 - num / den)
+    grad = -(t * den.reshape(shape) - num.reshape(shape) * (1.0 - t)) / \
+        (den * den).reshape(shape)
+    return loss, grad / q.shape[0]
+
+
+NUMPY_FORMULAS.update({
+    "smooth_l1": np_smooth_l1,
+    "log_cosh": np_log_cosh,
+    "quantile": np_quantile,
+    "poisson": np_poisson_log,
+    "msle": np_msle,
+    "mape": np_mape,
+    "binary_focal": np_binary_focal_logits,
+    "categorical_focal": np_categorical_focal_logits,
+    "hinge": np_hinge,
+    "squared_hinge": np_squared_hinge,
+    "categorical_hinge": np_categorical_hinge,
+    "kl_divergence": np_kl_prob,
+    "contrastive": np_contrastive,
+    "triplet": np_triplet,
+    "cosine_embedding": np_cosine_embedding,
+    "dice": np_dice,
+    "iou": np_iou,
+    "tversky": np_tversky,
+})
 
 
 def _peer_params(case):
@@ -276,8 +478,16 @@ class FastlossPeer(Peer):
     def prepare(self, case, n_threads):
         import fastloss
         loss = fastloss.get(case.loss)
-        buf = np.empty_like(case.p)
         y, p, params, nt = case.y, case.p, case.params, self.n_threads
+        if case.extra:      # several arrays: one preallocated gradient per prediction
+            arrays = case.arrays
+            _, grads = loss.value_and_grad(*arrays, n_threads=1, **params)
+            bufs = tuple(np.empty_like(g) for g in grads)
+
+            def run_multi():
+                return loss.value_and_grad(*arrays, out=bufs, n_threads=nt, **params)
+            return Call(run_multi, lambda r: (float(r[0]), r[1]))
+        buf = np.empty_like(case.p)
 
         def run():
             return loss.value_and_grad(y, p, out=buf, n_threads=nt, **params)
@@ -296,8 +506,8 @@ class NumpyPeer(Peer):
 
     def prepare(self, case, n_threads):
         f = NUMPY_FORMULAS[case.loss]
-        y, p, kw = case.y, case.p, _peer_params(case)
-        return Call(lambda: f(y, p, **kw), lambda r: _mean_grad(*r))
+        arrays, kw = case.arrays, _peer_params(case)
+        return Call(lambda: f(*arrays, **kw), lambda r: (float(r[0]), r[1]))
 
 
 class TorchPeer(Peer):
@@ -309,7 +519,25 @@ class TorchPeer(Peer):
     gradient; PyTorch has no preallocated-output form of backward)."""
     name = "torch"
     supported = ("mse", "mae", "huber", "binary_cross_entropy", "categorical_cross_entropy",
-                 "sparse_categorical_cross_entropy")
+                 "sparse_categorical_cross_entropy",
+                 # catalogue mode (see MULTI and the notes)
+                 "smooth_l1", "poisson", "kl_divergence", "triplet", "cosine_embedding")
+    MULTI = ("triplet", "cosine_embedding")     # losses of several arrays
+    missing = {
+        **{name: "torch.nn.functional has no such loss" for name in (
+            "log_cosh", "quantile", "msle", "mape", "binary_focal", "categorical_focal",
+            "categorical_hinge", "contrastive", "dice", "iou", "tversky")},
+        "hinge": "torch.nn.functional has no such loss (hinge_embedding_loss is a "
+                 "different loss)",
+        "squared_hinge": "torch.nn.functional has no such loss",
+    }
+
+    notes = {
+        "kl_divergence": "F.kl_div(torch.log(q), t, reduction=\"batchmean\", "
+                         "log_target=False): PyTorch's kl_div takes log-probabilities, so "
+                         "the log of fastloss's probability input is part of the timed forward",
+        "poisson": "F.poisson_nll_loss(z, t, log_input=True, full=False)",
+    }
 
     def versions(self):
         import torch
@@ -322,6 +550,7 @@ class TorchPeer(Peer):
 
     @staticmethod
     def _forward(loss, params):
+        import torch
         import torch.nn.functional as F
         return {
             "mse": F.mse_loss,
@@ -330,10 +559,18 @@ class TorchPeer(Peer):
             "binary_cross_entropy": F.binary_cross_entropy_with_logits,
             "categorical_cross_entropy": F.cross_entropy,   # probability targets
             "sparse_categorical_cross_entropy": F.cross_entropy,
+            "smooth_l1": lambda p, y: F.smooth_l1_loss(p, y, beta=params.get("beta", 1.0)),
+            "poisson": lambda p, y: F.poisson_nll_loss(
+                p, y, log_input=params.get("log_input", True), full=params.get("full", False),
+                eps=params.get("eps", 1e-8)),
+            "kl_divergence": lambda q, t: F.kl_div(torch.log(q), t, reduction="batchmean",
+                                                   log_target=False),
         }[loss]
 
     def prepare(self, case, n_threads):
         import torch
+        if case.loss in self.MULTI:
+            return self._prepare_multi(case)
         forward = self._forward(case.loss, _peer_params(case))
         p = torch.from_numpy(case.p).requires_grad_()
         y = torch.from_numpy(case.y)
@@ -344,6 +581,34 @@ class TorchPeer(Peer):
             value.backward()
             return value
         return Call(run, lambda v: (v.item(), p.grad.numpy()))
+
+    @staticmethod
+    def _forward_multi(loss, prm):
+        """(indices of the fastloss arguments that get a gradient, forward taking the
+        tensors in fastloss's argument order)."""
+        import torch.nn.functional as F
+        if loss == "triplet":
+            return (0, 1, 2), lambda a, p, n: F.triplet_margin_loss(
+                a, p, n, margin=prm.get("margin", 1.0), p=prm.get("p", 2.0),
+                eps=prm.get("eps", 1e-6), swap=prm.get("swap", False))
+        if loss == "cosine_embedding":
+            return (1, 2), lambda y, x1, x2: F.cosine_embedding_loss(
+                x1, x2, y, margin=prm.get("margin", 0.0))
+        raise KeyError(loss)
+
+    def _prepare_multi(self, case):
+        import torch
+        grad_idx, forward = self._forward_multi(case.loss, _peer_params(case))
+        tensors = [torch.from_numpy(a) for a in case.arrays]
+        leaves = [tensors[i].requires_grad_() for i in grad_idx]
+
+        def run():
+            for t in leaves:
+                t.grad = None
+            value = forward(*tensors)
+            value.backward()
+            return value
+        return Call(run, lambda v: (v.item(), tuple(t.grad.numpy() for t in leaves)))
 
 
 class JaxPeer(Peer):

@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-from ._bench import LOSSES
+from ._bench import CATALOGUE, LOSSES
 
 REFERENCE = "bandwidth"
 
@@ -220,9 +220,81 @@ def _malloc_text(result):
     return ", ".join(f"{k}={v}" for k, v in env.items()) or "glibc defaults"
 
 
+def catalogue_table(result):
+    """Catalogue mode: loss, shape, fastloss's time, NumPy's and PyTorch's (as multiples
+    of fastloss's), n/a where the peer has no such loss, **wrong** where it disagreed."""
+    cells = {}
+    for m in result["measurements"]:
+        cells.setdefault((m["loss"], tuple(m["shape"])), {})[m["peer"]] = m
+    lines = ["| loss | shape | fastloss | numpy (numpy / fastloss) | "
+             "torch (torch / fastloss) |", "|---|---|---:|---:|---:|"]
+    for w in result["workloads"]:
+        row = cells.get((w["loss"], tuple(w["shape"])), {})
+        fl = _time(row.get("fastloss"))
+
+        def cell(peer):
+            c = row.get(peer)
+            t = _time(c)
+            if t is None:
+                return _status_cell(c)
+            mark = DISTURBED if _disturbed(result, c) else ""
+            if peer == "fastloss" or not fl:
+                return fmt_time(t) + mark
+            return f"{fmt_time(t)}{mark} ({_ratio(t / fl)}x)"
+        name = CATALOGUE.get(w["loss"], (None, None, w["loss"]))[2]
+        lines.append(f"| {name} | {_shape_label(w['shape'])} | {cell('fastloss')} | "
+                     f"{cell('numpy')} | {cell('torch')} |")
+    return "\n".join(lines)
+
+
+def catalogue_markdown(result):
+    """The catalogue report: header as the full run's, the table, the notes."""
+    mach, cfg = result["machine"], result["fastloss_config"]
+    load = mach.get("load_average_at_start")
+    lines = [
+        "# fastloss: catalogue losses against NumPy and PyTorch",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Date: {result['date']} (took {result.get('duration_s', '?')} s)  ",
+        f"Machine: {mach['cpu']}, {mach['cores_available']} cores available "
+        f"({', '.join(mach['cpu_flags'])}), {mach['memory_gib']} GiB, {mach['os']}, "
+        f"Python {mach['python']}  ",
+        f"fastloss {cfg['version']}: backend {cfg['backend']}, {cfg.get('compiler')}, "
+        f"OpenMP {'on' if cfg.get('openmp') else 'off'}, SIMD: {cfg.get('simd')}  ",
+        f"Peers: {_versions(result)}  ",
+    ]
+    if load:
+        end = mach.get("load_average_at_end")
+        lines.append(f"Load average (1/5/15 min) at start {', '.join(f'{x:.2f}' for x in load)}"
+                     + (f", at end {', '.join(f'{x:.2f}' for x in end)}" if end else ""))
+    lines += [
+        "",
+        "Each cell: median time of one call computing the mean loss **and** its gradient "
+        "w.r.t. every prediction (both or all three embeddings for contrastive, triplet and "
+        f"cosine embedding), after warm-up{_rounds_text(result)}; float32, one thread "
+        "(each peer runs in its own worker process pinned to one core).  fastloss: "
+        "`value_and_grad(..., out=...)` with the gradient buffer(s) preallocated.  "
+        "numpy: the hand-written NumPy formula "
+        "(`NUMPY_FORMULAS` in `fastloss/_bench_peers.py`).  torch: the "
+        "`torch.nn.functional` loss, forward and backward.  In brackets the peer's time as "
+        "a multiple of fastloss's (above 1: fastloss is faster).  Every peer's value and "
+        "gradients were checked against fastloss before timing; a peer that disagrees is "
+        "marked **wrong** and not timed; n/a: PyTorch has no such loss.  Parameters are "
+        "fastloss's defaults except those in the loss column.",
+        "",
+        catalogue_table(result),
+    ]
+    notes = _notes(result)
+    if notes:
+        lines += ["", "Notes:", ""] + notes
+    return "\n".join(lines) + "\n"
+
+
 def markdown(result):
     """The report: header (command, date, machine, versions), the time table, the
     bandwidth table, and the notes."""
+    if result["mode"] == "catalogue":
+        return catalogue_markdown(result)
     mach, cfg = result["machine"], result["fastloss_config"]
     title = "Quick benchmark" if result["mode"] == "quick" else "Benchmark"
     load = mach.get("load_average_at_start")
