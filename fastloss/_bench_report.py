@@ -247,12 +247,11 @@ def catalogue_table(result):
     return "\n".join(lines)
 
 
-def catalogue_markdown(result):
-    """The catalogue report: header as the full run's, the table, the notes."""
+def _header(result, title):
+    """The lines every report starts with: title, command, date, machine, versions, load."""
     mach, cfg = result["machine"], result["fastloss_config"]
-    load = mach.get("load_average_at_start")
     lines = [
-        "# fastloss: catalogue losses against NumPy and PyTorch",
+        title,
         "",
         f"Command: `{result['command']}`  ",
         f"Date: {result['date']} (took {result.get('duration_s', '?')} s)  ",
@@ -263,10 +262,17 @@ def catalogue_markdown(result):
         f"OpenMP {'on' if cfg.get('openmp') else 'off'}, SIMD: {cfg.get('simd')}  ",
         f"Peers: {_versions(result)}  ",
     ]
+    load = mach.get("load_average_at_start")
     if load:
         end = mach.get("load_average_at_end")
         lines.append(f"Load average (1/5/15 min) at start {', '.join(f'{x:.2f}' for x in load)}"
                      + (f", at end {', '.join(f'{x:.2f}' for x in end)}" if end else ""))
+    return lines
+
+
+def catalogue_markdown(result):
+    """The catalogue report: header as the full run's, the table, the notes."""
+    lines = _header(result, "# fastloss: catalogue losses against NumPy and PyTorch")
     lines += [
         "",
         "Each cell: median time of one call computing the mean loss **and** its gradient "
@@ -295,25 +301,8 @@ def markdown(result):
     bandwidth table, and the notes."""
     if result["mode"] == "catalogue":
         return catalogue_markdown(result)
-    mach, cfg = result["machine"], result["fastloss_config"]
     title = "Quick benchmark" if result["mode"] == "quick" else "Benchmark"
-    load = mach.get("load_average_at_start")
-    lines = [
-        f"# fastloss: {title.lower()} against its peers",
-        "",
-        f"Command: `{result['command']}`  ",
-        f"Date: {result['date']} (took {result.get('duration_s', '?')} s)  ",
-        f"Machine: {mach['cpu']}, {mach['cores_available']} cores available "
-        f"({', '.join(mach['cpu_flags'])}), {mach['memory_gib']} GiB, {mach['os']}, "
-        f"Python {mach['python']}  ",
-        f"fastloss {cfg['version']}: backend {cfg['backend']}, {cfg.get('compiler')}, "
-        f"OpenMP {'on' if cfg.get('openmp') else 'off'}, SIMD: {cfg.get('simd')}  ",
-        f"Peers: {_versions(result)}  ",
-    ]
-    if load:
-        end = mach.get("load_average_at_end")
-        lines.append(f"Load average (1/5/15 min) at start {', '.join(f'{x:.2f}' for x in load)}"
-                     + (f", at end {', '.join(f'{x:.2f}' for x in end)}" if end else ""))
+    lines = _header(result, f"# fastloss: {title.lower()} against its peers")
     lines += [
         "",
         "Each cell: median time of one call computing the mean loss **and** its gradient "
