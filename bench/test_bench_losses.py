@@ -7,7 +7,7 @@
 Each loss gets inputs from ``INPUTS`` (by kind of target) at two sizes and two dtypes, and
 is called with a preallocated ``out=`` buffer and the default thread count, as a training
 loop would.  This tracks fastloss against its own history; the comparison with other
-libraries is ``python -m fastloss bench``.
+libraries is ``python bench/run.py``.
 """
 import numpy as np
 import pytest

@@ -121,7 +121,7 @@ NUMPY_FORMULAS = {
 }
 
 
-# The catalogue losses (``python -m fastloss bench --catalogue``): the same kind of
+# The catalogue losses (``python bench/run.py --catalogue``): the same kind of
 # hand-written formula, the gradient of the mean loss with respect to the prediction(s).
 
 def np_smooth_l1(y, p, beta=1.0):

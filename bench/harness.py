@@ -1,9 +1,13 @@
-"""Peer comparison of fastloss: ``python -m fastloss bench [--quick] [--threads ...] [--out DIR]``.
+"""Peer comparison of fastloss: ``python bench/run.py [--quick] [--threads ...] [--out DIR]``.
+
+Not part of the installed package: this directory of the repository is run as scripts
+(``bench/run.py``, and this file as the worker process), against whatever ``fastloss``
+the interpreter imports (the installed one, or an in-place build on ``PYTHONPATH``).
 
 What is measured
     The work of one training step's loss: the mean loss and its gradient with respect to the
     prediction (the logits for classification), for fastloss and for each peer in
-    :data:`fastloss._bench_peers.PEERS` (NumPy formulas, PyTorch, JAX/optax, scikit-learn,
+    :data:`peers.PEERS` (NumPy formulas, PyTorch, JAX/optax, scikit-learn,
     a hand-written Numba kernel) plus the bandwidth reference ``np.add(a, b, out=c)``.
     Each peer's docstring says exactly what its timed call contains.
 
@@ -58,7 +62,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._bench_peers import PEERS, Case
+from peers import PEERS, Case
 
 # --------------------------------------------------------------------------------------
 # Workloads
@@ -77,9 +81,19 @@ LOSSES = {
 }
 CLASS_KINDS = ("categorical", "sparse")
 
-# Catalogue mode (``--catalogue``): every other loss of fastloss.available(), one medium
-# size, float32, one thread, against the NumPy formula and PyTorch where it has the loss.
-CATALOGUE = {
+# Catalogue mode (``--catalogue``): every other built-in loss of the registry
+# (``fastloss.available()``, see :func:`catalogue_losses`), one medium size, float32, one
+# thread, against the NumPy formula (``peers.NUMPY_FORMULAS``) and PyTorch where they have
+# the loss.  A loss the registry gains is timed without any edit here: with inputs of the
+# default generator for its kind (``DEFAULT_INPUTS``), default parameters, its own name as
+# the label, and for fastloss alone until a peer formula is added for it.
+DEFAULT_INPUTS = {   # LossSpec.kind -> input generator kind
+    "elementwise": "regression", "categorical": "categorical", "sparse": "sparse",
+    "pairwise": "contrastive", "triplet": "triplet", "segmentation": "segmentation",
+}
+# Optional, per loss: inputs in the loss's domain (MSLE needs values > -1, hinge signed
+# targets ...), the parameters to time and the label of the report.
+CATALOGUE_INPUTS = {
     # name: (input generator kind, fastloss keywords, display name)
     "smooth_l1": ("regression", {"beta": 1.0}, "smooth L1 (beta=1)"),
     "log_cosh": ("regression", {}, "log-cosh"),
@@ -112,16 +126,49 @@ CATALOGUE_SETTINGS = dict(budget=0.15, min_repeats=5, max_repeats=100, rounds=2,
 CATALOGUE_PEERS = ("fastloss", "numpy", "torch")
 
 
+def builtin_losses():
+    """The canonical names of fastloss's own losses, in registry order (losses registered
+    with ``fastloss.custom`` in this process are left out)."""
+    import fastloss
+    return [name for name in fastloss.available() if _spec_kind(name) != "custom"]
+
+
+def _spec_kind(name):
+    import fastloss
+    return getattr(getattr(fastloss.get(name), "spec", None), "kind", None)
+
+
+def catalogue_losses():
+    """Every built-in loss beyond the core six (:data:`LOSSES`): the catalogue mode's."""
+    return [name for name in builtin_losses() if name not in LOSSES]
+
+
 def catalogue_workloads(losses=None, shapes=None, dtype="float32"):
     """The catalogue's workloads (``shapes`` overrides :data:`CATALOGUE_SHAPES` per kind)."""
     shapes = dict(CATALOGUE_SHAPES, **(shapes or {}))
-    return [Workload(loss, tuple(shapes[CATALOGUE[loss][0]]), dtype)
-            for loss in losses or CATALOGUE]
+    return [Workload(loss, tuple(shapes[workload_info(loss)[0]]), dtype)
+            for loss in losses or catalogue_losses()]
 
 
 def workload_info(loss):
-    """(kind, params, display name) of a core or catalogue loss."""
-    return LOSSES[loss] if loss in LOSSES else CATALOGUE[loss]
+    """(input generator kind, params, display name) of a core or catalogue loss; a loss
+    without an entry in :data:`CATALOGUE_INPUTS` gets the default inputs of its kind."""
+    if loss in LOSSES:
+        return LOSSES[loss]
+    if loss in CATALOGUE_INPUTS:
+        return CATALOGUE_INPUTS[loss]
+    kind = _spec_kind(loss)
+    if kind not in DEFAULT_INPUTS:
+        raise ValueError(f"no default benchmark inputs for loss {loss!r} of kind {kind!r}")
+    return DEFAULT_INPUTS[kind], {}, loss
+
+
+def display_name(loss):
+    """The report's label of a loss (its name if fastloss no longer has it)."""
+    try:
+        return workload_info(loss)[2]
+    except (ValueError, TypeError):
+        return loss
 
 MODES = {
     "full": dict(
@@ -218,7 +265,7 @@ def make_case(wl):
 
 
 def _make_catalogue_case(wl, kind, params, rng, normal):
-    """Inputs of the catalogue's other generator kinds (see :data:`CATALOGUE`).
+    """Inputs of the catalogue's other generator kinds (see :data:`CATALOGUE_INPUTS`).
 
     counts: Poisson counts t (mean 2), log-rates z ~ N(0, 0.5^2) + log 2.  positive:
     t ~ 1 + Exp(1), p = t * U(0.5, 1.5) (MSLE and MAPE defined and away from 0).  signed:
@@ -330,10 +377,13 @@ class Threads:
                 env["XLA_FLAGS"] = XLA_ONE_THREAD
         for var, value in MALLOC_ENV.items():
             env.setdefault(var, value)
-        # The workers must import this very fastloss (e.g. an in-place build).
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        # The workers must import this very fastloss (installed, or an in-place build),
+        # and this directory's peers module.
+        import fastloss
+        root = os.path.dirname(os.path.dirname(os.path.abspath(fastloss.__file__)))
+        here = os.path.dirname(os.path.abspath(__file__))
         env["PYTHONPATH"] = os.pathsep.join(
-            [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+            [root, here] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         return env
 
 
@@ -635,7 +685,7 @@ def run_worker(peer, threads, workloads, settings):
         with open(job_path, "w") as f:
             json.dump({"peer": peer, "threads": threads.__dict__, "settings": settings,
                        "workloads": [w.as_dict() for w in workloads]}, f)
-        proc = subprocess.run([sys.executable, "-m", "fastloss._bench", job_path,
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), job_path,
                                result_path], env=threads.environment(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if proc.returncode != 0 or not os.path.exists(result_path):
@@ -692,7 +742,7 @@ def run(mode="full", threads=None, peers=None, losses=None, dtypes=None, budget=
     """Run the benchmark, write JSON + markdown (+ plots for the full run); the result."""
     import fastloss
 
-    from . import _bench_report as report
+    import report
 
     spec = MODES[mode]
     thread_cfgs = parse_threads(threads or spec["threads"])
@@ -753,8 +803,8 @@ def run(mode="full", threads=None, peers=None, losses=None, dtypes=None, budget=
 
 def run_catalogue(losses=None, budget=None, out_dir="bench/results", command=None,
                   log=sys.stderr):
-    """Catalogue mode: value_and_grad of every loss in :data:`CATALOGUE` (the losses of
-    ``fastloss.available()`` beyond the core six) at one medium size, float32, one thread,
+    """Catalogue mode: value_and_grad of every loss of :func:`catalogue_losses` (the
+    built-in losses of ``fastloss.available()`` beyond the core six) at one medium size, float32, one thread,
     for fastloss (``out=`` preallocated), the NumPy formula and PyTorch where
     ``torch.nn.functional`` has the loss.  Same machinery as the full run: one fresh,
     pinned worker process per peer, every peer checked against fastloss before timing,
@@ -762,7 +812,7 @@ def run_catalogue(losses=None, budget=None, out_dir="bench/results", command=Non
     ``catalogue.json``/``catalogue.md`` and prints the table."""
     import fastloss
 
-    from . import _bench_report as report
+    import report
 
     threads = Threads.parse("1")
     workloads = catalogue_workloads(losses)
@@ -779,7 +829,7 @@ def run_catalogue(losses=None, budget=None, out_dir="bench/results", command=Non
         "settings": settings, "tolerances": TOLERANCES,
         "worker_environment": {k: os.environ.get(k, v) for k, v in MALLOC_ENV.items()},
         "thread_configs": [threads.__dict__],
-        "workloads": [dict(w.as_dict(), params=CATALOGUE[w.loss][1]) for w in workloads],
+        "workloads": [dict(w.as_dict(), params=workload_info(w.loss)[1]) for w in workloads],
         "peers": {}, "measurements": [],
     }
     rounds = settings["rounds"]
@@ -811,12 +861,13 @@ def run_catalogue(losses=None, budget=None, out_dir="bench/results", command=Non
 
 
 def add_arguments(parser):
-    """The options of ``python -m fastloss bench``."""
+    """The options of ``python bench/run.py``."""
     parser.add_argument("--quick", action="store_true",
                         help="the ~1-minute run: six losses, two sizes, float32, default "
                              "threads (writes quick.json/quick.md)")
     parser.add_argument("--catalogue", action="store_true",
-                        help="every loss beyond the core six (fastloss.available()), one "
+                        help="every built-in loss beyond the core six (derived from "
+                             "fastloss.available()), one "
                              "medium size, float32, 1 thread, against the NumPy formula and "
                              "PyTorch where it has the loss (writes catalogue.json/"
                              "catalogue.md; --losses may pick a subset)")
@@ -847,7 +898,7 @@ def _split(text):
 
 def run_from_args(args, argv):
     """Run ``bench`` from parsed CLI arguments; ``argv`` is recorded as the command."""
-    from . import _bench_report as report
+    import report
     if args.from_json:
         with open(args.from_json) as f:
             result = json.load(f)
@@ -855,12 +906,13 @@ def run_from_args(args, argv):
                              result["mode"] == "full", log=sys.stderr)
         return 0
     losses = _split(args.losses)
-    command = "python -m fastloss " + " ".join(shlex.quote(a) for a in argv)
+    command = " ".join(["python bench/run.py"] + [shlex.quote(a) for a in argv])
     if args.catalogue:
+        known = catalogue_losses()
         for loss in losses or ():
-            if loss not in CATALOGUE:
+            if loss not in known:
                 raise SystemExit(f"unknown catalogue loss {loss!r}; known: "
-                                 f"{', '.join(CATALOGUE)}")
+                                 f"{', '.join(known)}")
         run_catalogue(losses=losses, budget=args.budget, out_dir=args.out, command=command)
         return 0
     for loss in losses or ():
@@ -873,5 +925,5 @@ def run_from_args(args, argv):
     return 0
 
 
-if __name__ == "__main__":  # worker process: python -m fastloss._bench JOB RESULT
+if __name__ == "__main__":  # worker process: python bench/harness.py JOB RESULT
     worker(sys.argv[1], sys.argv[2])

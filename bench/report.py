@@ -1,11 +1,11 @@
-"""Tables and plots of a benchmark result (the dict ``fastloss._bench.run`` returns and
+"""Tables and plots of a benchmark result (the dict ``harness.run`` returns and
 writes as JSON).  Everything here is derived from that dict, so ``--from-json`` can
 re-render a run without measuring again."""
 import json
 import os
 import sys
 
-from ._bench import CATALOGUE, LOSSES
+from harness import display_name
 
 REFERENCE = "bandwidth"
 
@@ -109,7 +109,7 @@ def _table(result, columns, header, cell_fn, extra=()):
     for row in rows(result):
         fl = _time(row["cells"].get("fastloss"))
         bw = _time(row["cells"].get(REFERENCE))
-        cells = [LOSSES.get(row["loss"], (None, None, row["loss"]))[2],
+        cells = [display_name(row["loss"]),
                  _shape_label(row["shape"]), row["dtype"], row["threads"]]
         cells += [cell_fn(row["cells"].get(p), fl, bw) for p in ["fastloss"] + columns]
         cells += [fn(row, fl, bw) for fn in extra]
@@ -241,7 +241,7 @@ def catalogue_table(result):
             if peer == "fastloss" or not fl:
                 return fmt_time(t) + mark
             return f"{fmt_time(t)}{mark} ({_ratio(t / fl)}x)"
-        name = CATALOGUE.get(w["loss"], (None, None, w["loss"]))[2]
+        name = display_name(w["loss"])
         lines.append(f"| {name} | {_shape_label(w['shape'])} | {cell('fastloss')} | "
                      f"{cell('numpy')} | {cell('torch')} |")
     return "\n".join(lines)
@@ -281,7 +281,7 @@ def catalogue_markdown(result):
         "(each peer runs in its own worker process pinned to one core).  fastloss: "
         "`value_and_grad(..., out=...)` with the gradient buffer(s) preallocated.  "
         "numpy: the hand-written NumPy formula "
-        "(`NUMPY_FORMULAS` in `fastloss/_bench_peers.py`).  torch: the "
+        "(`NUMPY_FORMULAS` in `bench/peers.py`).  torch: the "
         "`torch.nn.functional` loss, forward and backward.  In brackets the peer's time as "
         "a multiple of fastloss's (above 1: fastloss is faster).  Every peer's value and "
         "gradients were checked against fastloss before timing; a peer that disagrees is "
@@ -378,7 +378,7 @@ def bar_chart(result, loss, path):
         ax.set_yscale("log")
         ax.set_xticks(range(len(group)))
         ax.set_xticklabels([f"{_shape_label(r['shape'])}\n{r['threads']} thr" for r in group])
-        ax.set_title(f"{LOSSES[loss][2]}, {dtype}")
+        ax.set_title(f"{display_name(loss)}, {dtype}")
         ax.grid(axis="y", which="both", alpha=0.3)
     axes[0][0].set_ylabel("time / fastloss time  (above 1: fastloss faster)")
     axes[0][-1].legend(fontsize=8, loc="best")
@@ -412,7 +412,7 @@ def size_chart(result, threads, path):
                             lw=2.2 if peer == "fastloss" else 1.2)
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_title(f"{LOSSES[loss][2]}, {dtype}", fontsize=10)
+            ax.set_title(f"{display_name(loss)}, {dtype}", fontsize=10)
             ax.set_xlabel("elements")
             ax.grid(which="both", alpha=0.3)
             if b == 0:
