@@ -14,6 +14,10 @@
   runs at import (``FASTLOSS_SIMD`` forces a lower level; ``FASTLOSS_NO_ISA_VARIANTS=1``
   builds the baseline only).
 * ``FASTLOSS_EXTRA_CFLAGS`` adds flags (for experiments such as ``-march=native``).
+* ``FASTLOSS_SANITIZE=1`` builds for AddressSanitizer and UndefinedBehaviorSanitizer
+  (alignment included; any report aborts): ``-O1 -g``, no frame-pointer omission.  Such a
+  build only loads with gcc's libasan and libubsan preloaded (``python3 dev.py sanitize``
+  does that); never ship it.
 """
 import os
 import platform
@@ -40,6 +44,11 @@ def _compiler_accepts(compiler, flags, source):
             return False
     return True
 
+
+#: Compile and link flags of a FASTLOSS_SANITIZE=1 build (gcc and clang).
+SANITIZE_CFLAGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+                   "-fno-sanitize-recover=all"]
+SANITIZE_LDFLAGS = ["-fsanitize=address,undefined"]
 
 #: Flags of the instruction-set variants of the kernels, chosen at run time (src/fl_isa.h).
 ISA_FLAGS = {
@@ -90,6 +99,12 @@ class BuildExt(build_ext):
             elif _compiler_accepts(compiler, ["-fopenmp-simd"], "int main(void){return 0;}"):
                 cflags.append("-fopenmp-simd")
             print(f"fastloss: OpenMP {'on' if use_omp else 'off'} ({label})", file=sys.stderr)
+            if os.environ.get("FASTLOSS_SANITIZE", "") not in ("", "0"):
+                cflags += SANITIZE_CFLAGS          # after -O3: the last -O wins
+                ldflags += SANITIZE_LDFLAGS
+                label += " [asan+ubsan]"           # shown by fastloss.show_config()
+                print("fastloss: sanitizer build (" + " ".join(SANITIZE_CFLAGS) + ")",
+                      file=sys.stderr)
         cflags += shlex.split(os.environ.get("FASTLOSS_EXTRA_CFLAGS", ""))
         variants = self._isa_variants(compiler, cflags) if ctype != "msvc" else {}
         for ext in self.extensions:
