@@ -24,6 +24,7 @@ import platform
 import shlex
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy
 from Cython.Build import cythonize
@@ -107,21 +108,43 @@ class BuildExt(build_ext):
                       file=sys.stderr)
         cflags += shlex.split(os.environ.get("FASTLOSS_EXTRA_CFLAGS", ""))
         variants = self._isa_variants(compiler, cflags) if ctype != "msvc" else {}
-        for ext in self.extensions:
-            ext.extra_compile_args = list(cflags)
-            ext.extra_link_args = list(ldflags)
-            ext.define_macros = list(ext.define_macros or []) + [
-                ("FL_COMPILER", f'"{label}"'),
-                ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
-            ] + [(f"FL_HAVE_{name.upper()}", "1") for name in variants]
-            objects = []
-            for name, flags in variants.items():
-                objects += compiler.compile(
-                    [os.path.join("src", f"fl_isa_{name}.c")], output_dir=self.build_temp,
-                    macros=ext.define_macros, include_dirs=ext.include_dirs,
-                    extra_postargs=cflags + flags, depends=ext.depends)
-            ext.extra_objects = list(ext.extra_objects or []) + objects
-        super().build_extensions()
+        # The variants are compiled in worker threads while the module itself compiles (three
+        # compiles of about equal length); the link waits for them.
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:
+            cores = os.cpu_count() or 1
+        jobs = []
+        with ThreadPoolExecutor(max_workers=max(1, min(len(variants), cores))) as pool:
+            for ext in self.extensions:
+                ext.extra_compile_args = list(cflags)
+                ext.extra_link_args = list(ldflags)
+                ext.define_macros = list(ext.define_macros or []) + [
+                    ("FL_COMPILER", f'"{label}"'),
+                    ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                ] + [(f"FL_HAVE_{name.upper()}", "1") for name in variants]
+                ext.extra_objects = list(ext.extra_objects or [])
+                for name, flags in variants.items():
+                    source = os.path.join("src", f"fl_isa_{name}.c")
+                    ext.extra_objects += compiler.object_filenames(
+                        [source], output_dir=self.build_temp)
+                    jobs.append(pool.submit(
+                        compiler.compile, [source], output_dir=self.build_temp,
+                        macros=ext.define_macros, include_dirs=ext.include_dirs,
+                        extra_postargs=cflags + flags, depends=ext.depends))
+            link = compiler.link_shared_object
+
+            def link_after_variants(*args, **kwargs):
+                for job in jobs:
+                    job.result()            # re-raises a variant's compile error
+                return link(*args, **kwargs)
+            compiler.link_shared_object = link_after_variants
+            try:
+                super().build_extensions()
+            finally:
+                compiler.link_shared_object = link
+        for job in jobs:
+            job.result()
 
     @staticmethod
     def _isa_variants(compiler, cflags):
