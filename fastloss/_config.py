@@ -6,6 +6,7 @@ cannot be imported, fastloss warns once and runs everything with the NumPy backe
 import contextlib
 import os
 import sys
+import threading
 import warnings
 
 BACKENDS = ("cython", "numpy")
@@ -37,36 +38,56 @@ def _initial_backend():
     return "cython"
 
 
-class _State:
-    """The backend in use; ``compiled`` caches ``backend == "cython"`` for the hot path."""
+class _State(threading.local):
+    """The backend in use, per thread.
 
-    def __init__(self, backend):
-        self.backend = backend
-        self.compiled = backend == "cython"
+    ``set_backend`` sets the process-wide default; ``use_backend`` overrides it in the
+    calling thread only, so a ``with fl.use_backend("numpy")`` block in one thread does not
+    change what another thread runs.  ``compiled`` caches ``backend == "cython"`` for the
+    hot path."""
+
+    default = None          # the process-wide backend (a class attribute: shared)
+
+    def __init__(self):
+        self.override = None
+
+    @property
+    def backend(self):
+        return self.override or _State.default
+
+    @property
+    def compiled(self):
+        return (self.override or _State.default) == "cython"
 
 
-state = _State(_initial_backend())
+_State.default = _initial_backend()
+state = _State()
 
 
-def set_backend(name):
-    """Select the backend for all later calls: ``"cython"`` or ``"numpy"``."""
+def _check(name):
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
     if name == "cython" and _kernels is None:
         raise RuntimeError(f"the compiled kernels are not available: {_import_error}")
-    state.backend = name
-    state.compiled = name == "cython"
+
+
+def set_backend(name):
+    """Select the backend for all later calls in every thread (``"cython"`` or ``"numpy"``);
+    a ``use_backend`` block in progress in some thread keeps its own choice."""
+    _check(name)
+    _State.default = name
 
 
 @contextlib.contextmanager
 def use_backend(name):
-    """Context manager: run the enclosed calls with backend ``name``."""
-    previous = state.backend
-    set_backend(name)
+    """Context manager: run the enclosed calls *of this thread* with backend ``name``."""
+    _check(name)
+    previous = state.override
+    state.override = name
     try:
         yield
     finally:
-        set_backend(previous)
+        state.override = previous
 
 
 def default_threads():

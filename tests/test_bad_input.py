@@ -348,7 +348,8 @@ def test_kernel_entry_point_refuses_inconsistent_arrays():
 
 @pytest.mark.skipif(not fl.config()["compiled_kernels"], reason="kernels not built")
 def test_multi_input_kernel_entry_point_refuses_inconsistent_arrays():
-    """run_multi checks everything it dereferences, like run."""
+    """run_multi checks everything it dereferences, like run (weight *values* are the
+    validator's business: a negative weight cannot make a kernel read out of bounds)."""
     from fastloss import _kernels as K
     x = np.zeros((4, 3))
     y = np.ones(4)
@@ -367,7 +368,6 @@ def test_multi_input_kernel_entry_point_refuses_inconsistent_arrays():
          "out[1]"),
         (lambda: K.run_multi(40, y, (x, x), g, 3, np.zeros(3), None, 2), "per-sample"),
         (lambda: K.run_multi(40, y, (x, x), g, 3, None, np.ones(3), 2), "sample_weight"),
-        (lambda: K.run_multi(40, y, (x, x), g, 3, None, -np.ones(4), 2), "sample_weight"),
         (lambda: K.run_multi(40, y, (x, x), g, 5, None, None, 2), "row length"),
         (lambda: K.run_multi(40, y, (x, x), g, 3, None, None, 9), "reduction"),
         (lambda: K.run_multi(43, x, (x,), None, 3, None, None, 2, n_classes=2), "laid out"),
