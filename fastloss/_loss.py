@@ -69,10 +69,12 @@ class LossSpec:
           (see :class:`Family`); None for the three row kinds.
     check: optional (y_true, y_pred, params) -> None that raises ValueError for inputs outside
           the loss's domain (e.g. MSLE's values <= -1), before anything is computed.
+    summary, reference: one line each for the README's loss table (Markdown), which is
+          rendered from the registry (tools/readme_tables.py; a test keeps it in sync).
     """
 
     def __init__(self, name, kind, plan, params=(), doc="", aliases=(), family=None,
-                 check=None):
+                 check=None, summary="", reference=""):
         if family is not None:
             if kind != family.kind:
                 raise ValueError(f"kind {kind!r} does not match its family {family.kind!r}")
@@ -88,6 +90,8 @@ class LossSpec:
         self.doc = doc
         self.aliases = aliases
         self.check = check
+        self.summary = summary
+        self.reference = reference
 
     def resolve(self, given, base=None):
         """Validated parameters: ``base`` (or the defaults) updated by ``given``."""

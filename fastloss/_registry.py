@@ -34,6 +34,8 @@ SPECS = [
     LossSpec(
         "mse", "elementwise",
         lambda p: Plan(MSE, (0.0, 0.0, 0.0, 0.0), npr.mse),
+        summary='mean over last axis of (p − y)²',
+        reference='`torch.nn.functional.mse_loss`',
         doc="""Mean squared error: l = mean_k (y_pred - y_true)^2.
 
     Per element (p - t)^2, gradient 2 (p - t).  Reference: torch.nn.functional.mse_loss.""",
@@ -42,6 +44,8 @@ SPECS = [
     LossSpec(
         "mae", "elementwise",
         lambda p: Plan(MAE, (0.0, 0.0, 0.0, 0.0), npr.mae),
+        summary='mean of \\|p − y\\| (subgradient 0 at 0)',
+        reference='`l1_loss`',
         doc="""Mean absolute error: l = mean_k |y_pred - y_true|.
 
     Gradient sign(p - t), with the subgradient 0 at p == t.
@@ -52,6 +56,8 @@ SPECS = [
         "huber", "elementwise",
         lambda p: Plan(HUBER, (p["delta"], 0.0, 0.0, 0.0), npr.huber),
         params=[Param("delta", 1.0, V.positive_float("delta"))],
+        summary='½d² if \\|d\\| ≤ δ else δ(\\|d\\| − ½δ)',
+        reference='`huber_loss`',
         doc="""Huber loss with threshold ``delta`` (> 0), d = y_pred - y_true:
 
         0.5 d^2                     if |d| <= delta
@@ -67,6 +73,8 @@ SPECS = [
                    if p["from_logits"] else
                    Plan(BCE_PROB, (p["eps"], p["label_smoothing"], 0.0, 0.0), npc.bce_prob)),
         params=[_FROM_LOGITS, _SMOOTHING, _EPS],
+        summary='logits: y′·softplus(−z) + (1−y′)·softplus(z); probabilities: −(y′ log q + (1−y′) log(1−q)), q = clip(p)',
+        reference='`binary_cross_entropy(_with_logits)`',
         doc=f"""Binary cross-entropy, 1-D or multi-label (N, K) (mean over the last axis).
 
     With smoothed targets t' = t (1 - s) + s / 2 (s = label_smoothing):
@@ -83,6 +91,8 @@ SPECS = [
                    if p["from_logits"] else
                    Plan(CCE_PROB, (p["eps"], p["label_smoothing"], 0.0, 0.0), npc.cce_prob)),
         params=[_FROM_LOGITS, _SMOOTHING, _EPS, _CLASS_WEIGHT],
+        summary='Σₖ y′ₖ (logsumexp(z) − zₖ); probabilities: −Σₖ y′ₖ log clip(pₖ)',
+        reference='`cross_entropy` with probability targets',
         doc=f"""Categorical cross-entropy with probability-row targets (one-hot or soft).
 
     y_true and y_pred have shape (..., C); the per-sample loss sums over the class axis.
@@ -104,6 +114,8 @@ SPECS = [
                    if p["from_logits"] else
                    Plan(SCCE_PROB, (p["eps"], p["label_smoothing"], 0.0, 0.0), npc.scce_prob)),
         params=[_FROM_LOGITS, _SMOOTHING, _EPS, _IGNORE, _CLASS_WEIGHT],
+        summary='logsumexp(z) − Σₖ y′ₖ zₖ with y′ = (1−s)·onehot(label) + s/C',
+        reference='`cross_entropy`',
         doc=f"""Cross-entropy with integer class labels (any integer dtype).
 
     y_pred has shape (..., C), labels y_true shape (...); t' = (1 - s) onehot(y) + s / C.
@@ -148,6 +160,8 @@ SPECS.extend([
         lambda p: Plan(CONTRASTIVE, (p["margin"], 0.0, 0.0, 0.0), npe.contrastive),
         params=[_MARGIN],
         family=PairFamily(V.unit_labels),
+        summary='y·d² + (1−y)·max(0, margin − d)², d = ‖x1 − x2‖₂ (no ½); gradients for x1 and x2',
+        reference='Hadsell et al. 2006 (halved there)',
         doc="""Contrastive loss of embedding pairs: fl.contrastive(similar, x1, x2, margin=1.0).
 
     With d = ||x1 - x2||_2 per sample and similar = y in {0, 1} (1: similar pair, 0:
@@ -169,6 +183,8 @@ SPECS.extend([
                 Param("swap", False, V.boolean("swap")),
                 Param("eps", 1e-6, V.float_in("eps", 0.0, float("inf")))],
         family=TripletFamily(),
+        summary='max(0, margin + d(a,p) − d(a,n)), d(x,y) = ‖x − y + eps‖ₚ; three gradients',
+        reference='`triplet_margin_loss`',
         doc="""Triplet margin loss: fl.triplet(anchor, positive, negative, margin=1.0, p=2,
     swap=False, eps=1e-6).
 
@@ -188,6 +204,8 @@ SPECS.extend([
                        npe.cosine_embedding),
         params=[Param("margin", 0.0, V.float_in("margin", -1.0, 1.0))],
         family=PairFamily(V.sign_labels),
+        summary='y = 1: 1 − cos; y = −1: max(0, cos − margin); two gradients',
+        reference='`cosine_embedding_loss`',
         doc="""Cosine embedding loss: fl.cosine_embedding(y, x1, x2, margin=0.0), y in {1, -1}.
 
         cos = <x1, x2> / sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12))
@@ -204,6 +222,8 @@ SPECS.extend([
         _overlap_plan(nps.dice, lambda p: p["smooth"] / 2, lambda p: 0.5, lambda p: 0.5),
         params=[_SMOOTH, _FROM_LOGITS, _CLASS_AXIS],
         family=SegmentationFamily(),
+        summary='1 − (2·TP + s)/(Σy + Σp + s) per sample over all non-batch axes (mean over classes with `class_axis`)',
+        reference='Milletari et al. 2016; Keras `Dice`',
         doc=f"""Soft Dice loss, one per sample: fl.dice(y_true, y_pred, smooth=1.0,
     from_logits=False, class_axis=None).
 
@@ -218,6 +238,8 @@ SPECS.extend([
         _overlap_plan(nps.iou, lambda p: p["smooth"], lambda p: 1.0, lambda p: 1.0),
         params=[_SMOOTH, _FROM_LOGITS, _CLASS_AXIS],
         family=SegmentationFamily(),
+        summary='1 − (TP + s)/(Σy + Σp − TP + s)',
+        reference='Jaccard index (soft)',
         doc=f"""Soft IoU (Jaccard) loss, one per sample: fl.iou(y_true, y_pred, smooth=1.0,
     from_logits=False, class_axis=None).
 
@@ -236,6 +258,8 @@ SPECS.extend([
                 Param("beta", 0.5, V.float_in("beta", 0.0, float("inf"))),
                 _SMOOTH, _FROM_LOGITS, _CLASS_AXIS],
         family=SegmentationFamily(),
+        summary='1 − (TP + s)/(TP + α·FP + β·FN + s)',
+        reference='Salehi et al. 2017; Keras `Tversky` (whose code swaps α and β)',
         doc=f"""Tversky loss, one per sample: fl.tversky(y_true, y_pred, alpha=0.5, beta=0.5,
     smooth=1.0, from_logits=False, class_axis=None).
 
@@ -273,6 +297,8 @@ SPECS += [
         "smooth_l1", "elementwise",
         lambda p: Plan(SMOOTH_L1, (p["beta"], 0.0, 0.0, 0.0), npr.smooth_l1),
         params=[Param("beta", 1.0, V.nonnegative_float("beta"))],
+        summary='mean of ½d²/β if \\|d\\| < β else \\|d\\| − ½β',
+        reference='`smooth_l1_loss`',
         doc="""Smooth L1 loss with threshold ``beta`` (>= 0), d = y_pred - y_true:
 
         0.5 d^2 / beta       if |d| < beta
@@ -286,6 +312,8 @@ SPECS += [
     LossSpec(
         "log_cosh", "elementwise",
         lambda p: Plan(LOG_COSH, (0.0, 0.0, 0.0, 0.0), npr.log_cosh),
+        summary='mean of log cosh(p − y), computed as \\|d\\| + log1p(e^(−2\\|d\\|)) − log 2 (accurate near 0 and for large errors)',
+        reference='Keras `LogCosh`, `optax.losses.log_cosh`',
         doc="""Log-cosh loss: l = mean_k log(cosh(y_pred - y_true)), gradient tanh(d).
 
     Like 0.5 d^2 for small d and |d| - log 2 for large d.  Computed to a few ulp for every d
@@ -298,6 +326,8 @@ SPECS += [
         "quantile", "elementwise",
         lambda p: Plan(QUANTILE, (p["quantile"], 0.0, 0.0, 0.0), npr.quantile),
         params=[Param("quantile", 0.5, V.open_unit_interval("quantile"))],
+        summary='mean of q·d if d ≥ 0 else (q − 1)·d, d = y − p (0 < q < 1)',
+        reference='`sklearn.metrics.mean_pinball_loss`',
         doc="""Quantile (pinball) loss for the ``quantile`` q in (0, 1), d = y_true - y_pred:
 
         q d          if d >= 0
@@ -317,6 +347,8 @@ SPECS += [
         params=[Param("log_input", True, V.boolean("log_input")),
                 Param("full", False, V.boolean("full")),
                 Param("eps", 1e-8, V.positive_float("eps"))],
+        summary='mean of exp(z) − y·z, or r − y·log(r + eps) for rates (+ Stirling term with `full`)',
+        reference='`poisson_nll_loss`',
         doc="""Poisson negative log-likelihood of counts y_true (>= 0).
 
       log_input=True (default): y_pred is the log-rate z;  l = exp(z) - t z,  grad exp(z) - t
@@ -334,6 +366,8 @@ SPECS += [
         "msle", "elementwise",
         lambda p: Plan(MSLE, (0.0, 0.0, 0.0, 0.0), npr.msle),
         check=_msle_domain,
+        summary='mean of (log1p p − log1p y)² (values must be > −1, else `ValueError`)',
+        reference='`sklearn.metrics.mean_squared_log_error`',
         doc="""Mean squared logarithmic error: l = mean_k (log1p(y_pred) - log1p(y_true))^2.
 
     Gradient 2 (log1p(p) - log1p(t)) / (1 + p).  Every y_true and y_pred must be > -1: a
@@ -350,6 +384,8 @@ SPECS += [
                        npr.mape),
         params=[Param("epsilon", float(np.finfo(np.float64).eps), V.positive_float("epsilon")),
                 Param("percent", False, V.boolean("percent"))],
+        summary='mean of \\|p − y\\| / max(\\|y\\|, ε) (×100 with `percent`)',
+        reference='`sklearn.metrics.mean_absolute_percentage_error`',
         doc="""Mean absolute percentage error: l = mean_k |p - t| / max(|t|, epsilon), t = y_true.
 
     A fraction, as scikit-learn (percent=True multiplies by 100, as Keras).  epsilon defaults
@@ -369,6 +405,8 @@ SPECS += [
                    Plan(BINARY_FOCAL_PROB, (p["eps"], p["gamma"], *_alpha_pair(p["alpha"])),
                         npc.binary_focal_prob)),
         params=[_GAMMA, _ALPHA, _FROM_LOGITS, _EPS],
+        summary='mean of α_t (1 − p_t)^γ · BCE',
+        reference='`optax.losses.sigmoid_focal_loss`, Keras `BinaryFocalCrossentropy`',
         doc=f"""Binary focal loss, 1-D or multi-label (N, K) (mean over the last axis).
 
     With p = sigmoid(z) (or the clipped probability q), 1 - p_t = t (1 - p) + (1 - t) p and the
@@ -395,6 +433,8 @@ SPECS += [
                         (p["eps"], p["gamma"], 1.0 if p["alpha"] is None else p["alpha"], 0.0),
                         npc.categorical_focal_prob)),
         params=[_GAMMA, _ALPHA, _FROM_LOGITS, _EPS, _CLASS_WEIGHT],
+        summary='−α Σₖ yₖ (1 − pₖ)^γ log pₖ',
+        reference='Keras `CategoricalFocalCrossentropy`',
         doc=f"""Categorical focal loss with probability-row targets (one-hot or soft).
 
     y_true and y_pred have shape (..., C); the per-sample loss sums over the class axis:
@@ -417,6 +457,8 @@ SPECS += [
     LossSpec(
         "hinge", "elementwise",
         lambda p: Plan(HINGE, (0.0, 0.0, 0.0, 0.0), npc.hinge),
+        summary='mean of max(0, 1 − y·p) (labels ±1 or 0/1)',
+        reference='Keras `Hinge`',
         doc="""Hinge loss: l = mean_k max(0, 1 - y y_pred), y the signed target.
 
     Targets in {-1, 1} or {0, 1}: a 0 target is read as -1, element by element (so both
@@ -428,6 +470,8 @@ SPECS += [
     LossSpec(
         "squared_hinge", "elementwise",
         lambda p: Plan(SQUARED_HINGE, (0.0, 0.0, 0.0, 0.0), npc.squared_hinge),
+        summary='mean of max(0, 1 − y·p)² (labels ±1 or 0/1)',
+        reference='Keras `SquaredHinge`',
         doc="""Squared hinge loss: l = mean_k max(0, 1 - y y_pred)^2, y the signed target.
 
     Targets in {-1, 1} or {0, 1} (0 read as -1, as hinge).  Gradient -2 y max(0, 1 - y p).
@@ -438,6 +482,8 @@ SPECS += [
         "categorical_hinge", "categorical",
         lambda p: Plan(CATEGORICAL_HINGE, (p["margin"], 0.0, 0.0, 0.0), npc.categorical_hinge),
         params=[Param("margin", 1.0, V.finite_float("margin"))],
+        summary='max(0, margin + max_{j≠y} z_j − z_y)',
+        reference='Keras `CategoricalHinge` formula',
         doc="""Multi-class (Crammer-Singer) hinge loss with one-hot targets, shape (..., C):
 
         l = max(0, margin + max_{j != y} z_j - z_y)
@@ -458,6 +504,8 @@ SPECS += [
                    Plan(KL_PROB, (p["eps"], float(p["log_target"]), 0.0, 0.0), npd.kl_prob)),
         params=[Param("log_input", False, V.boolean("log_input")),
                 Param("log_target", False, V.boolean("log_target")), _EPS],
+        summary="Σₖ yₖ (log yₖ − log qₖ) (`mean` = PyTorch's `batchmean`)",
+        reference='`kl_div`',
         doc="""Kullback-Leibler divergence KL(y_true || y_pred) between rows of shape (..., C):
 
         l = sum_k t_k (log t_k - log q_k)
@@ -526,22 +574,25 @@ def _register_names():
 
 
 _register_names()
+#: The catalogue as shipped: never replaced nor removed.
+BUILTIN = frozenset(REGISTRY)
 
 
 def register(spec, replace=False):
-    """Add a loss and its aliases to the catalogue (used by ``fastloss.custom``).
+    """Add a loss and its aliases to the catalogue (``fastloss.custom`` uses this).
 
     A name (or alias) already taken raises ValueError, unless ``replace=True`` and it belongs
-    to an earlier custom loss of the same name, which is then replaced.  Catalogue losses are
-    never replaced.
+    to an earlier loss of the same name registered after import, which is then replaced.
+    The built-in catalogue is never replaced.  A registered loss is an attribute of the
+    package (``fastloss.<name>``), is listed by ``available()`` and gets every keyword.
     """
     names = (spec.name,) + tuple(spec.aliases)
     for name in names:
         taken = _LOOKUP.get(name) or _LOOKUP.get(_key(name))
         if taken is not None and not (replace and taken[0] == spec.name
-                                      and REGISTRY[spec.name].kind == "custom"):
+                                      and spec.name not in BUILTIN):
             raise ValueError(f"a loss named {name!r} already exists ({taken[0]}); choose "
-                             f"another name" + ("" if REGISTRY[taken[0]].kind != "custom"
+                             f"another name" + ("" if taken[0] in BUILTIN
                                                 else " or pass replace=True"))
     if spec.name in REGISTRY:
         unregister(spec.name)
@@ -553,10 +604,11 @@ def register(spec, replace=False):
 
 
 def unregister(name):
-    """Remove a custom loss (and its aliases) from the catalogue."""
+    """Remove a loss registered after import (and its aliases) from the catalogue."""
     spec = REGISTRY.get(name)
-    if spec is None or spec.kind != "custom":
-        raise ValueError(f"{name!r} is not a registered custom loss")
+    if spec is None or name in BUILTIN:
+        raise ValueError(f"{name!r} is not a loss registered after import (custom losses "
+                         f"can be removed; the built-in catalogue cannot)")
     SPECS.remove(spec)
     del REGISTRY[name]
     for key in [k for k, (target, _) in _LOOKUP.items() if target == name]:
