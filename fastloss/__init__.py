@@ -29,11 +29,38 @@ def __getattr__(name):
         return state.backend
     if name in _REGISTRY:  # a loss registered after import (fastloss.custom)
         return get(name)
+    if name in _constructor_names():
+        return _constructor(name)
     raise AttributeError(f"module 'fastloss' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_REGISTRY) | {"backend"})
+    return sorted(set(globals()) | set(_REGISTRY) | {"backend"} | set(_constructor_names()))
+
+
+def _constructor_names():
+    """The Keras / PyTorch class names among the aliases (``Huber``, ``MSELoss`` ...)."""
+    from ._registry import names
+    return [n for n in names() if n[:1].isupper()]
+
+
+def _constructor(name):
+    """``fl.Huber(delta=2.0)``: the loss called ``name``, bound to the given parameters, as
+    the Keras / PyTorch class of that name is constructed."""
+    template = get(name)
+
+    def construct(**params):
+        return get(name, **params)
+
+    import inspect
+    construct.__name__ = construct.__qualname__ = name
+    construct.__doc__ = (f"fastloss.{name}(**params) -> fl.get({name!r}, **params): the "
+                         f"{template.name} loss bound to these parameters.\n\n"
+                         + template.__doc__)
+    construct.__signature__ = inspect.Signature(
+        [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
+         for k, v in template.params.items()])
+    return construct
 
 
 #: The API (functions and classes) and every catalogue loss, in catalogue order.

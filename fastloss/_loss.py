@@ -22,12 +22,53 @@ Reductions (``reduction=``), with per-sample losses l_i and ``sample_weight`` w_
   "sum_over_batch_size"  sum(w_i l_i) / N          (Keras' default)
   "sum"                  sum(w_i l_i)
   "none"                 w_i l_i, shaped like the per-sample losses
-Samples whose label is ``ignore_index`` count in neither numerator nor denominator (N is
-the number of counted samples).  A class weight acts as the sample weight w[y_i] of each
-sample, so "mean" divides by the sum of w[y_i] over counted samples (PyTorch's rule).
-``grad`` is d(reduced loss)/d y_pred; for "none" it is the gradient of the sum of the
+"""
+IGNORE_SEMANTICS = """Samples whose label is ``ignore_index`` count in neither numerator nor denominator (N is
+the number of counted samples).
+"""
+CLASS_WEIGHT_SEMANTICS = """A class weight acts as the sample weight w[y_i] of each sample, so "mean" divides by the
+sum of w[y_i] over counted samples (PyTorch's rule).
+"""
+GRAD_SEMANTICS = """``grad`` is d(reduced loss)/d y_pred; for "none" it is the gradient of the sum of the
 returned values.
 """
+
+
+def _semantics(spec):
+    """The semantics text of a row loss, with only the sentences that apply to it."""
+    text = SEMANTICS
+    if "ignore_index" in spec.params:
+        text += IGNORE_SEMANTICS
+    if "class_weight" in spec.params:
+        text += CLASS_WEIGHT_SEMANTICS
+    return text + GRAD_SEMANTICS
+
+
+def signature(spec, params, with_out=False):
+    """The call signature of a loss bound to ``params``: its arrays (positional), then the
+    common keywords and its own parameters with their current values as defaults."""
+    import inspect
+    P = inspect.Parameter
+    kind = P.POSITIONAL_OR_KEYWORD if isinstance(spec.family, RowFamily) else P.POSITIONAL_ONLY
+    args = [P(name, kind) for name in spec.family.inputs]
+    args += [P("reduction", P.KEYWORD_ONLY, default="mean"),
+             P("sample_weight", P.KEYWORD_ONLY, default=None)]
+    if with_out:
+        args.append(P("out", P.KEYWORD_ONLY, default=None))
+    args.append(P("n_threads", P.KEYWORD_ONLY, default=None))
+    args += [P(name, P.KEYWORD_ONLY, default=params[name]) for name in spec.params]
+    return inspect.Signature(args)
+
+
+def _doc(spec, params):
+    sig = signature(spec, params)
+    own = ", ".join(f"{name}={params[name]!r}" for name in spec.params
+                    if not isinstance(params[name], np.ndarray))
+    head = f"{spec.name}{sig}\n\n"
+    if own:
+        head += f"Bound parameters: {own} (override per call: loss(..., name=value), or " \
+                f"fl.get({spec.name!r}, name=value)).\n\n"
+    return head + spec.doc + "\n" + spec.family.semantics
 
 
 _state = _config.state
@@ -172,6 +213,7 @@ class Family:
 
 class RowFamily(Family):
     """(y_true, y_pred) losses of the row kinds: "elementwise", "categorical", "sparse"."""
+    semantics = SEMANTICS + GRAD_SEMANTICS
 
     def __init__(self, kind):
         self.kind = kind
@@ -181,6 +223,8 @@ class RowFamily(Family):
     def layout(self, arrays, params):
         y_true, y_pred = arrays
         p, result_dtype = V.prediction(y_pred)
+        if self.kind != "elementwise":
+            V.check_class_argument_mix(y_true, y_pred, p, self.sparse)
         t = V.labels(y_true, p) if self.sparse else V.target_like(y_true, p)
         shape = p.shape
         if self.kind == "elementwise" and p.ndim == 1:
@@ -344,7 +388,10 @@ class Loss:
     def __init__(self, spec, **params):
         self.spec = spec
         self.params = spec.resolve(params)
-        self.__doc__ = spec.doc + "\n" + spec.family.semantics
+        self.__doc__ = _doc(spec, self.params)
+        if isinstance(spec.family, RowFamily):
+            self.__doc__ = self.__doc__.replace(spec.family.semantics, _semantics(spec))
+        self.__signature__ = signature(spec, self.params)
         self._fast = self._fast_args()
         self._fast_cache = {}
 
@@ -473,6 +520,10 @@ class Loss:
             value = family.run_compiled(plan, lay, grads, per, sw, cw, code, threads, prm)
         if value is None:     # the NumPy backend, or a loss that only has its NumPy form
             value, grads2 = family.run_numpy(plan, lay, prm, sw, code)
+            if plan.kernel in _probability_kernels():   # after the twin's label checks
+                error = V.probability_error(lay.preds[0])
+                if error is not None:
+                    raise error
             if want_grad:
                 for g, g2 in zip(grads, grads2):
                     g[...] = g2.reshape(shape)
@@ -514,6 +565,11 @@ class FamilyLoss(Loss):
                        n_threads=None, **params):
         """(loss, gradient(s)) from one fused pass; with ``out=`` nothing else is allocated."""
         return self._run(arrays, reduction, sample_weight, n_threads, params, True, out)
+
+
+def _probability_kernels():
+    from ._registry import PROBABILITY_KERNELS
+    return PROBABILITY_KERNELS
 
 
 def _returned(grad, out, dtype):

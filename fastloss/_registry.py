@@ -19,6 +19,9 @@ CONTRASTIVE, TRIPLET, COSINE_EMBEDDING, TVERSKY_PROB, TVERSKY_LOGIT = range(40, 
 (SMOOTH_L1, LOG_COSH, QUANTILE, POISSON_LOG, POISSON_RATE, MSLE, MAPE, BINARY_FOCAL_PROB,
  BINARY_FOCAL_LOGIT, CATEGORICAL_FOCAL_PROB, CATEGORICAL_FOCAL_LOGIT, HINGE, SQUARED_HINGE,
  CATEGORICAL_HINGE, KL_PROB, KL_LOG) = range(20, 36)
+#: Kernels whose y_pred holds probabilities: a value outside [0, 1] raises ValueError.
+PROBABILITY_KERNELS = frozenset({BCE_PROB, CCE_PROB, SCCE_PROB, BINARY_FOCAL_PROB,
+                                 CATEGORICAL_FOCAL_PROB, KL_PROB, TVERSKY_PROB})
 
 _FROM_LOGITS = Param("from_logits", False, V.boolean("from_logits"))
 _SMOOTHING = Param("label_smoothing", 0.0, V.unit_interval("label_smoothing"))
@@ -615,6 +618,27 @@ def unregister(name):
         del _LOOKUP[key]
 
 
+def names():
+    """Every name ``get`` resolves: canonical names and aliases (not the normalised keys)."""
+    out = []
+    for spec in SPECS:
+        out += [spec.name, *spec.aliases]
+    return out + [a for a in ALIASES_WITH_PARAMS if a not in out]
+
+
+def _unknown(name):
+    """'unknown loss' with the three closest names and where to find them all."""
+    import difflib
+    known = names()
+    by_key = {}
+    for n in known:                      # the first spelling of a key: snake_case first
+        by_key.setdefault(_key(n), n)
+    close = difflib.get_close_matches(_key(name), list(by_key), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(by_key[c]) for c in close)}?" if close else ""
+    return (f"unknown loss {name!r}{hint}  fl.available() lists every loss; the README's "
+            f"loss table lists them with all their aliases")
+
+
 def available():
     """Canonical names of every loss, in catalogue order."""
     return [spec.name for spec in SPECS]
@@ -629,7 +653,6 @@ def get(name, **params):
         raise ValueError(f"loss name must be a string, got {name!r}")
     target = _LOOKUP.get(name) or _LOOKUP.get(_key(name))
     if target is None:
-        raise ValueError(f"unknown loss {name!r}; known losses: {', '.join(available())} "
-                         f"(aliases: {', '.join(sorted(k for k in _LOOKUP if '_' in k or k[0].isupper()))})")
+        raise ValueError(_unknown(name))
     canonical, implied = target
     return Loss(REGISTRY[canonical], **{**implied, **params})

@@ -109,6 +109,31 @@ def labels(y_true, y_pred, name="y_true"):
     return kernel_ready(y_true, _I64)
 
 
+def check_class_argument_mix(y_true, y_pred, p, sparse):
+    """Recognise the two classic mix-ups of class losses and say what to do instead:
+    PyTorch's (input, target) order - integer labels passed as y_pred, scores as y_true - and
+    integer labels given to a loss that takes probability rows."""
+    if isinstance(y_true, np.ndarray):
+        t_kind, t_shape = y_true.dtype.kind, y_true.shape
+    else:
+        try:
+            t = np.asarray(y_true)
+        except (ValueError, TypeError):
+            return
+        t_kind, t_shape = t.dtype.kind, t.shape
+    p_kind = getattr(y_pred, "dtype", np.asarray(y_pred).dtype).kind
+    if p_kind in "iub" and t_kind == "f" and t_shape[:-1] == p.shape and len(t_shape) >= 2:
+        raise TypeError(
+            f"y_pred holds integers of shape {p.shape} and y_true floats of shape {t_shape}: "
+            f"the arguments look swapped.  fastloss takes (y_true, y_pred), as Keras and "
+            f"scikit-learn - the labels first, then the scores - not PyTorch's (input, target)")
+    if not sparse and t_kind in "iu" and t_shape == p.shape[:-1]:
+        raise ValueError(
+            f"y_true holds integer labels of shape {t_shape}, but this loss takes probability "
+            f"rows shaped like y_pred {p.shape} (one-hot or soft targets); for integer class "
+            f"labels use sparse_categorical_cross_entropy")
+
+
 def label_error(label, index, n_classes, ignore_index, name="y_true"):
     """The one wording of a label outside [0, n_classes) (every path raises this)."""
     extra = "" if ignore_index is None else f" and not ignore_index={ignore_index}"
@@ -274,6 +299,18 @@ def optional_class_weight(name):
         w.flags.writeable = False
         return w
     return check
+
+
+def probability_error(p, name="y_pred"):
+    """The error for the first value of ``p`` outside [0, 1] (NaN passes), or None.  The
+    compiled kernels flag such a value in their fused pass and the caller words it here."""
+    flat = p.reshape(-1)
+    bad = (flat < 0) | (flat > 1)
+    if not bad.any():
+        return None
+    i = int(np.flatnonzero(bad)[0])
+    return ValueError(f"{name} holds {float(flat[i])!r} at flat index {i}, outside [0, 1], but this "
+                      f"loss takes probabilities; if these are logits, pass from_logits=True")
 
 
 def class_weight_error(cw, n_classes, name="class_weight"):

@@ -317,6 +317,8 @@ def fast(int kernel, int kind, object y_true, object y_pred, object out, object 
     """
     if not PyArray_CheckExact(y_pred) or not PyArray_CheckExact(y_true):
         return None
+    if len(params32) != 4 or len(params64) != 4 or kind < 0 or kind > 2:
+        return None
     cdef object code_obj = _REDUCTION_CODES.get(reduction) if type(reduction) is str else None
     if code_obj is None or code_obj == RED_NONE:
         return None
@@ -603,7 +605,7 @@ def run_multi(int kernel, object y_true, tuple inputs, object grads, Py_ssize_t 
     args.param[1] = p1
     args.param[2] = p2
     args.param[3] = p3
-    if n_classes < 1 or inner < 1 or k % (n_classes * inner) != 0:
+    if n_classes < 1 or inner < 1 or n_classes > k or inner > k or k % (n_classes * inner) != 0:
         raise ValueError(f"a row of {k} elements cannot be laid out as "
                          f"(outer, {n_classes} classes, {inner})")
     args.n_classes = n_classes
