@@ -98,7 +98,7 @@ BAD = [
      ["reduction", "'mean'"]),
     ("reduction-not-string", lambda: mse(Y, P, reduction=None), ValueError, ["reduction"]),
     ("unknown-loss", lambda: fl.get("mean_squared_errror"), ValueError,
-     ["unknown loss", "mse", "huber"]),
+     ["unknown loss", "did you mean", "mean_squared_error"]),
     ("loss-name-not-string", lambda: fl.get(3), ValueError, ["loss name"]),
     ("delta-zero", lambda: huber(Y, P, delta=0), ValueError, ["delta", "> 0"]),
     ("delta-negative", lambda: fl.get("huber", delta=-1.0), ValueError, ["delta"]),
