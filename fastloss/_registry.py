@@ -82,8 +82,14 @@ SPECS = [
                          (log-domain: never log(sigmoid(z)); +-inf logits give exact limits)
       from_logits=False: l = -(t' log q + (1 - t') log(1 - q)),  q = clip(p, eps, 1 - eps)
     {_EPS_DOC}
+    The Keras names (binary_crossentropy, BinaryCrossentropy) set eps=1e-7, Keras' clip.
+    PyTorch's BCELoss (and torch.nn.functional.binary_cross_entropy) does not clip p: it
+    clamps each log at -100 and divides its gradient by max(p (1 - p), 1e-12).  The two agree
+    wherever eps <= p <= 1 - eps and p (1 - p) >= 1e-12; closer to 0 or 1, PyTorch's loss
+    goes up to 100 per element where fastloss's stops at -log(eps) (36.04 in float64, 15.94
+    in float32) with a zero gradient, and PyTorch's gradient stops at 1e12 in magnitude.
     Reference: torch.nn.functional.binary_cross_entropy(_with_logits); Keras BinaryCrossentropy.""",
-        aliases=("binary_crossentropy", "BinaryCrossentropy", "BCELoss", "bce"),
+        aliases=("BCELoss", "bce"),
     ),
     LossSpec(
         "categorical_cross_entropy", "categorical",
@@ -104,9 +110,14 @@ SPECS = [
     {_EPS_DOC}
     class_weight (C,): acts as the sample weight sum_k w_k t_k (= w[y] for one-hot rows) and
     multiplies the whole (smoothed) per-sample loss.
+    The Keras names (categorical_crossentropy, CategoricalCrossentropy) set eps=1e-7, Keras'
+    clip.  Keras also divides each probability row by its sum before the clip: on rows that
+    sum to 1 the values agree and Keras' gradient is this one plus sum(t) / sum(p) along the
+    row (a constant, which the Jacobian of a softmax cancels); on other rows Keras' value is
+    this loss of y_pred / sum(y_pred).  From logits they agree.
     Reference: torch.nn.functional.cross_entropy with probability targets; Keras
     CategoricalCrossentropy.""",
-        aliases=("categorical_crossentropy", "CategoricalCrossentropy", "cce"),
+        aliases=("cce",),
     ),
     LossSpec(
         "sparse_categorical_cross_entropy", "sparse",
@@ -127,9 +138,11 @@ SPECS = [
     With label_smoothing the class weight multiplies the whole smoothed per-sample loss
     (PyTorch instead weights each smoothing term by its own class's weight).
     {_EPS_DOC}
+    The Keras names (sparse_categorical_crossentropy, SparseCategoricalCrossentropy) set
+    eps=1e-7, Keras' clip; Keras also divides each probability row by its sum, as
+    categorical_cross_entropy says.  From logits they agree.
     Reference: torch.nn.functional.cross_entropy; Keras SparseCategoricalCrossentropy.""",
-        aliases=("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy",
-                 "scce"),
+        aliases=("scce",),
     ),
 ]
 
@@ -420,8 +433,13 @@ SPECS += [
     {_EPS_DOC}
     Reference: optax.losses.sigmoid_focal_loss (from_logits=True); Keras
     BinaryFocalCrossentropy (apply_class_balancing=True <-> alpha); Lin et al., "Focal Loss for
-    Dense Object Detection" (2017), https://arxiv.org/abs/1708.02002""",
-        aliases=("BinaryFocalCrossentropy", "binary_focal_crossentropy", "binary_focal_loss"),
+    Dense Object Detection" (2017), https://arxiv.org/abs/1708.02002
+    The Keras names (BinaryFocalCrossentropy, binary_focal_crossentropy) set eps=1e-7, Keras'
+    clip; where the clip binds Keras' gradient is not 0 (its focal factor uses the unclipped
+    p).  From logits Keras applies the sigmoid and then that clip, so where sigmoid(z)
+    leaves [1e-7, 1 - 1e-7] (|z| > 16.1) its cross-entropy stops at -log(1e-7) with a zero
+    gradient; fastloss stays in the log domain (as optax).  They agree for |z| <= 16.""",
+        aliases=("binary_focal_loss",),
     ),
     LossSpec(
         "categorical_focal", "categorical",
@@ -448,8 +466,12 @@ SPECS += [
     class_weight (C,): per-class weights acting as the sample weight sum_k w_k t_k (Keras'
     per-class alpha list, for one-hot rows).
     {_EPS_DOC}
-    Keras' CategoricalFocalCrossentropy defaults to alpha=0.25 (its aliases set it), clips
-    softmax outputs to [1e-7, 1 - 1e-7] even from logits and renormalises probability rows.
+    The Keras names (CategoricalFocalCrossentropy, categorical_focal_crossentropy) set
+    alpha=0.25 and eps=1e-7, Keras' defaults.  Keras also divides each probability row by its
+    sum (on rows that sum to 1 the values agree and the gradients differ by a constant along
+    the row, as categorical_cross_entropy says), and clips the softmax to [1e-7, 1 - 1e-7]
+    even from logits: from logits they agree where every target class's probability is
+    within that clip.
     Reference: Keras CategoricalFocalCrossentropy; Lin et al. (2017),
     https://arxiv.org/abs/1708.02002""",
         aliases=("categorical_focal_loss",),
@@ -521,16 +543,30 @@ SPECS += [
                                  contributing exactly 0 (PyTorch gives NaN there)
     eps: None (default) means the machine epsilon of the computation dtype (1.19e-07 for
     float32, 2.2e-16 for float64); unused with log_input=True.
-    Targets are not clipped (Keras clips them to [1e-7, 1]).  The PyTorch names (KLDivLoss,
+    Targets are not clipped.  The Keras names (KLDivergence, kullback_leibler_divergence) set
+    eps=1e-7, Keras' clip of y_pred; Keras also clips targets to [1e-7, 1], so a zero target
+    adds 1e-7 log(1e-7 / q) there: they agree where every target is >= 1e-7, and otherwise
+    Keras' value is this loss of clip(y_true, 1e-7, 1).  The PyTorch names (KLDivLoss,
     kl_div) set log_input=True.
     Reference: torch.nn.functional.kl_div; Keras KLDivergence;
     https://en.wikipedia.org/wiki/Kullback-Leibler_divergence""",
-        aliases=("KLDivergence", "kullback_leibler_divergence", "kld", "KLD"),
+        aliases=("kld", "KLD"),
     ),
 ]
 
 # Names from other libraries that imply parameter values.
 ALIASES_WITH_PARAMS = {
+    # Keras' probability losses clip at its epsilon 1e-7 (fastloss: the dtype's machine eps).
+    "binary_crossentropy": ("binary_cross_entropy", {"eps": 1e-7}),
+    "BinaryCrossentropy": ("binary_cross_entropy", {"eps": 1e-7}),
+    "categorical_crossentropy": ("categorical_cross_entropy", {"eps": 1e-7}),
+    "CategoricalCrossentropy": ("categorical_cross_entropy", {"eps": 1e-7}),
+    "sparse_categorical_crossentropy": ("sparse_categorical_cross_entropy", {"eps": 1e-7}),
+    "SparseCategoricalCrossentropy": ("sparse_categorical_cross_entropy", {"eps": 1e-7}),
+    "BinaryFocalCrossentropy": ("binary_focal", {"eps": 1e-7}),
+    "binary_focal_crossentropy": ("binary_focal", {"eps": 1e-7}),
+    "KLDivergence": ("kl_divergence", {"eps": 1e-7}),
+    "kullback_leibler_divergence": ("kl_divergence", {"eps": 1e-7}),
     "BCEWithLogitsLoss": ("binary_cross_entropy", {"from_logits": True}),
     "binary_cross_entropy_with_logits": ("binary_cross_entropy", {"from_logits": True}),
     "sigmoid_binary_cross_entropy": ("binary_cross_entropy", {"from_logits": True}),
@@ -547,8 +583,8 @@ ALIASES_WITH_PARAMS = {
     "MeanAbsolutePercentageError": ("mape", {"percent": True, "epsilon": 1e-7}),
     "sigmoid_focal_loss": ("binary_focal", {"from_logits": True}),
     # Keras' categorical focal loss defaults to alpha=0.25.
-    "CategoricalFocalCrossentropy": ("categorical_focal", {"alpha": 0.25}),
-    "categorical_focal_crossentropy": ("categorical_focal", {"alpha": 0.25}),
+    "CategoricalFocalCrossentropy": ("categorical_focal", {"alpha": 0.25, "eps": 1e-7}),
+    "categorical_focal_crossentropy": ("categorical_focal", {"alpha": 0.25, "eps": 1e-7}),
     # PyTorch's kl_div takes log-probabilities as its input.
     "KLDivLoss": ("kl_divergence", {"log_input": True}),
     "kl_div": ("kl_divergence", {"log_input": True}),
