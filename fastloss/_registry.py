@@ -39,7 +39,7 @@ SPECS = [
         doc="""Mean squared error: l = mean_k (y_pred - y_true)^2.
 
     Per element (p - t)^2, gradient 2 (p - t).  Reference: torch.nn.functional.mse_loss.""",
-        aliases=("mean_squared_error", "MeanSquaredError", "MSELoss", "l2_loss"),
+        aliases=("mean_squared_error", "MeanSquaredError", "MSELoss"),
     ),
     LossSpec(
         "mae", "elementwise",
@@ -236,15 +236,24 @@ SPECS.extend([
         params=[_SMOOTH, _FROM_LOGITS, _CLASS_AXIS],
         family=SegmentationFamily(),
         summary='1 − (2·TP + s)/(Σy + Σp + s) per sample over all non-batch axes (mean over classes with `class_axis`)',
-        reference='Milletari et al. 2016; Keras `Dice`',
+        reference='Milletari et al. 2016',
         doc=f"""Soft Dice loss, one per sample: fl.dice(y_true, y_pred, smooth=1.0,
     from_logits=False, class_axis=None).
 
         l = 1 - (2 TP + smooth) / (sum t + sum q + smooth)
     {_OVERLAP_DOC}
-    Reference: Milletari et al., V-Net, 2016; keras.losses.Dice, which has no smooth (an
-    epsilon in the denominator only) and by default pools the whole batch into one score.""",
-        aliases=("Dice", "DiceLoss", "dice_loss", "soft_dice"),
+    Reference: Milletari et al., V-Net, 2016.
+    keras.losses.Dice (the alias Dice) has no smooth (1e-7 in the denominator only) and by
+    default pools the whole batch into one score: it is fl.dice(y_true.reshape(1, -1),
+    y_pred.reshape(1, -1), smooth=0), and Dice(axis=<every non-batch axis>) is
+    fl.dice(..., smooth=0), to within 1e-7 / (sum t + sum q) (but an empty pair of masks
+    gives 1 in Keras, NaN here).
+    optax.losses.dice_loss (the alias dice_loss: from_logits=True, class_axis=-1,
+    smooth=2) takes logits and scores each class channel with smooth 1 added to TP and to the
+    half-sums (smooth=2 here).  With one channel optax applies a sigmoid, as here; with more
+    it applies a softmax across the channels where fastloss applies a sigmoid to each, so
+    there optax's value is fl.dice(y_true, softmax(z), class_axis=-1, smooth=2).""",
+        aliases=("Dice", "DiceLoss", "soft_dice"),
     ),
     LossSpec(
         "iou", "segmentation",
@@ -550,7 +559,7 @@ SPECS += [
     kl_div) set log_input=True.
     Reference: torch.nn.functional.kl_div; Keras KLDivergence;
     https://en.wikipedia.org/wiki/Kullback-Leibler_divergence""",
-        aliases=("kld", "KLD"),
+        aliases=("kld",),
     ),
 ]
 
@@ -589,6 +598,8 @@ ALIASES_WITH_PARAMS = {
     "KLDivLoss": ("kl_divergence", {"log_input": True}),
     "kl_div": ("kl_divergence", {"log_input": True}),
     "kl_divergence_with_log_targets": ("kl_divergence", {"log_input": True, "log_target": True}),
+    # optax's dice_loss: logits, each class channel scored alone, smooth 1 on TP and half-sums.
+    "dice_loss": ("dice", {"from_logits": True, "class_axis": -1, "smooth": 2.0}),
 }
 
 REGISTRY = {spec.name: spec for spec in SPECS}
