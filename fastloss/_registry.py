@@ -208,7 +208,10 @@ SPECS.extend([
     et al.).  p: the norm degree, a number >= 1 (1 and 2 have fast paths).  margin > 0.
     Returns three gradients (anchor, positive, negative); the hinge's subgradient is 0 where
     l = 0, a distance's gradient 0 where it is 0.
-    Reference: torch.nn.functional.triplet_margin_loss; Balntas et al., BMVC 2016.""",
+    Reference: torch.nn.functional.triplet_margin_loss; Balntas et al., BMVC 2016.
+    optax.losses.triplet_margin_loss (PyTorch's name too; the alias is PyTorch's) adds eps to
+    the sum of powers, (sum (a - p)^p + eps)^(1/p), without absolute values: the two differ
+    by O(eps), and agree exactly with eps=0 and p=2.""",
         aliases=("triplet_margin", "TripletMarginLoss", "triplet_margin_loss", "triplet_loss"),
     ),
     LossSpec(
@@ -281,7 +284,7 @@ SPECS.extend([
                 _SMOOTH, _FROM_LOGITS, _CLASS_AXIS],
         family=SegmentationFamily(),
         summary='1 − (TP + s)/(TP + α·FP + β·FN + s)',
-        reference='Salehi et al. 2017; Keras `Tversky` (whose code swaps α and β)',
+        reference='Salehi et al. 2017',
         doc=f"""Tversky loss, one per sample: fl.tversky(y_true, y_pred, alpha=0.5, beta=0.5,
     smooth=1.0, from_logits=False, class_axis=None).
 
@@ -290,9 +293,11 @@ SPECS.extend([
     Dice with smooth / 2, alpha = beta = 1 is IoU.
     {_OVERLAP_DOC}
     Reference: Salehi et al., "Tversky loss function for image segmentation", 2017.
-    keras.losses.Tversky documents the same roles but its code applies alpha to
-    sum t (1 - q) (false negatives): keras Tversky(alpha=a, beta=b) is fl.tversky(alpha=b,
-    beta=a) with smooth -> an epsilon, pooled over the whole batch.""",
+    keras.losses.Tversky (the alias Tversky) has no smooth (1e-7 in the denominator only)
+    and by default pools the whole batch, as keras.losses.Dice (see dice).  Keras up to 3.15
+    also swaps the roles in its code, applying alpha to sum t (1 - q) (false negatives):
+    there keras Tversky(alpha=a, beta=b) is fl.tversky(alpha=b, beta=a, smooth=0), pooled.
+    keras-team/keras#23333 corrects that for the releases after 3.15.""",
         aliases=("Tversky", "TverskyLoss", "tversky_loss"),
     ),
 ])
@@ -394,8 +399,10 @@ SPECS += [
 
     Gradient 2 (log1p(p) - log1p(t)) / (1 + p).  Every y_true and y_pred must be > -1: a
     value <= -1 raises ValueError naming the argument (scikit-learn's rule; the check is one
-    vectorised min per array), a NaN gives a NaN loss.  Keras instead clips both arguments to
-    [1e-7, inf), which agrees on values >= 1e-7.
+    vectorised min per array), a NaN gives a NaN loss.  Keras (the aliases
+    mean_squared_logarithmic_error, MeanSquaredLogarithmicError) instead replaces every value
+    below 1e-7 by 1e-7: it agrees where all values are >= 1e-7, while a 0 target or
+    prediction counts as log1p(1e-7) there and a prediction below 1e-7 gets a zero gradient.
     Reference: sklearn.metrics.mean_squared_log_error; Keras MeanSquaredLogarithmicError.""",
         aliases=("mean_squared_log_error", "mean_squared_logarithmic_error",
                  "MeanSquaredLogarithmicError"),
@@ -415,7 +422,8 @@ SPECS += [
     target gives a huge but finite loss.  Gradient sign(p - t) / max(|t|, epsilon) (times 100).
     Keras' MeanAbsolutePercentageError is percent=True, epsilon=1e-7: the exact alias
     "MeanAbsolutePercentageError" sets those; "mean_absolute_percentage_error" is
-    scikit-learn's function and this loss's defaults.
+    scikit-learn's function and this loss's defaults (Keras' function of that name is in
+    percent with epsilon 1e-7, as MeanAbsolutePercentageError).
     Reference: sklearn.metrics.mean_absolute_percentage_error.""",
         aliases=("mean_absolute_percentage_error",),
     ),
@@ -493,8 +501,12 @@ SPECS += [
         doc="""Hinge loss: l = mean_k max(0, 1 - y y_pred), y the signed target.
 
     Targets in {-1, 1} or {0, 1}: a 0 target is read as -1, element by element (so both
-    conventions work; Keras converts {0, 1} tensors as a whole - the same for valid labels).
-    Other target values are used as given.  Gradient -y where 1 - y p > 0, else 0.
+    conventions work).  Other target values are used as given.  Gradient -y where
+    1 - y p > 0, else 0.  Keras (Hinge) converts a tensor only when every label is 0 or 1, so
+    a tensor mixing -1, 0 and 1 keeps its 0s there (loss 1).  optax.losses.hinge_loss (the alias hinge_loss)
+    takes +-1 targets and reads a 0 as 0, so 0/1 labels differ there; scikit-learn's
+    hinge_loss (the same alias) maps any two label values to -1 and +1.  All agree on +-1
+    targets, and Keras and scikit-learn on 0/1 targets.
     Reference: Keras Hinge; optax.losses.hinge_loss.""",
         aliases=("Hinge", "hinge_loss"),
     ),
@@ -514,16 +526,19 @@ SPECS += [
         lambda p: Plan(CATEGORICAL_HINGE, (p["margin"], 0.0, 0.0, 0.0), npc.categorical_hinge),
         params=[Param("margin", 1.0, V.finite_float("margin"))],
         summary='max(0, margin + max_{j≠y} z_j − z_y)',
-        reference='Keras `CategoricalHinge` formula',
+        reference='Crammer & Singer 2001; Keras `CategoricalHinge` on one-hot rows',
         doc="""Multi-class (Crammer-Singer) hinge loss with one-hot targets, shape (..., C):
 
         l = max(0, margin + max_{j != y} z_j - z_y)
 
     generalised linearly to soft rows as sum_k t_k max(0, margin + max_{j != k} z_j - z_k).
     Gradient (a subgradient at ties and at the kink): -t_k at the target class and +t_k at
-    the largest other score, where the hinge is active.  Keras' CategoricalHinge computes
-    max((1 - t) z) for the runner-up, which includes a 0 at the target class: identical
-    whenever some non-target score is >= 0 (e.g. probabilities), otherwise Keras uses 0.
+    the largest other score, where the hinge is active.  Keras' CategoricalHinge (the alias)
+    computes max(0, 1 + max_k (1 - t_k) z_k - sum_k t_k z_k): the same on one-hot rows in
+    which some non-target score is >= 0 (e.g. probabilities).  On one-hot rows whose
+    non-target scores are all negative Keras takes the runner-up as 0 (the target's own
+    (1 - 1) z), and rows that are not one-hot differ: an all-zero row gives 0 here and
+    max(0, 1 + max_k z_k) in Keras, and soft rows are combined differently.
     Reference: Keras CategoricalHinge; optax.losses.multiclass_hinge_loss (integer labels);
     Crammer and Singer, JMLR 2 (2001).""",
         aliases=("CategoricalHinge",),
