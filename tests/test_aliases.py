@@ -1,6 +1,7 @@
 """Every alias means the maths of the library it names, checked against that library.
 
-The README promises that names from other libraries get that library's behaviour.  This
+The README promises that an alias which is a Keras, PyTorch, optax or scikit-learn name
+means that library's maths, or that the loss's docstring says exactly how it differs.  This
 module holds one row per name that ``fl.get`` resolves besides the canonical names: the
 registry's aliases (``spec.aliases`` and ``ALIASES_WITH_PARAMS``) and the library names that
 resolve through the case- and underscore-insensitive lookup (``mse_loss``).  A row says
@@ -159,6 +160,12 @@ def positive(dtype, edge):
     return t.astype(dtype), p.astype(dtype)
 
 
+def positive_inside(dtype, edge):
+    """Values >= 1e-7, where Keras' MSLE does not clamp."""
+    t, p = positive(dtype, edge)
+    return np.maximum(t, 1e-6).astype(dtype), p
+
+
 def binary_probs(dtype, edge):
     rng = _rng(dtype, edge)
     t = (rng.random((N, K)) < 0.5).astype(dtype)
@@ -168,6 +175,16 @@ def binary_probs(dtype, edge):
         t[1], p[1] = [1, 0, 1, 0, 1], [1e-9, 1 - 1e-6, 0.5, 1e-6, 1 - 1e-6]
         t[2] = [0.25, 0.5, 0.75, 1.0, 0.0]                               # soft targets
     return t, p.astype(dtype)
+
+
+def bce_inside(dtype, edge):
+    """Probabilities where PyTorch's BCE agrees: eps <= p <= 1 - eps, p (1 - p) >= 1e-12."""
+    t, p = binary_probs(dtype, False)
+    if edge:
+        p[0] = [1e-6, 1 - 1e-6, 0.5, 1e-6, 1 - 1e-6]
+        t[0] = [1, 0, 1, 0, 1]
+        t[1] = [0.25, 0.5, 0.75, 1.0, 0.0]
+    return t, p
 
 
 def binary_logits(dtype, edge):
@@ -219,6 +236,13 @@ def sparse_probs(dtype, edge):
     if edge:
         p[2] = onehot_probs(dtype, False)[1][2]
     return t.argmax(axis=-1), p
+
+
+def onehot_rows(dtype, edge):
+    """One-hot targets and probability rows (every score >= 0); on the edge the target is
+    the least likely class, certain-and-wrong rows included."""
+    t, p = onehot_probs(dtype, edge)
+    return np.eye(K, dtype=dtype)[p.argmin(axis=-1) if edge else t.argmax(axis=-1)], p
 
 
 def onehot_logits(dtype, edge):
@@ -368,8 +392,8 @@ def _torch_ignored(fn):
 
 
 # name -> list of (library, input generator, reference, fastloss keywords, compare keywords).
-# fastloss keywords are library parameters passed under both spellings (the row's reference
-# passes the library's own).  Rows of names that differ from their library on some inputs
+# The fastloss keywords are the row's library parameters under fastloss's names (the
+# reference passes them under the library's own).  Rows of names that differ from their library on some inputs
 # keep to the inputs where they agree; the difference is a test_documented_* test.
 ROWS = {
     # ---- mse
@@ -409,7 +433,7 @@ ROWS = {
          {"from_logits": True}, {})],
     # PyTorch clamps each log at -100 and its gradient's denominator at 1e-12 instead of
     # clipping p: the rows keep p in [0.02, 0.98] (test_documented_bceloss_at_0_and_1).
-    "BCELoss": [("torch", lambda d, e: binary_probs(d, False), torch_nn("BCELoss"), {}, {})],
+    "BCELoss": [("torch", bce_inside, torch_nn("BCELoss"), {}, {})],
     "BCEWithLogitsLoss": [("torch", binary_logits, torch_nn("BCEWithLogitsLoss"), {}, {})],
     "binary_cross_entropy_with_logits": [
         ("torch", binary_logits, torch_f("binary_cross_entropy_with_logits"), {}, {})],
@@ -502,11 +526,9 @@ ROWS = {
     # Keras clamps both arguments at 1e-7: the rows keep values >= 0.01
     # (test_documented_keras_msle_clamp).
     "mean_squared_logarithmic_error": [
-        ("keras", lambda d, e: positive(d, False), keras_fn("mean_squared_logarithmic_error"),
-         {}, {})],
+        ("keras", positive_inside, keras_fn("mean_squared_logarithmic_error"), {}, {})],
     "MeanSquaredLogarithmicError": [
-        ("keras", lambda d, e: positive(d, False), keras_class("MeanSquaredLogarithmicError"),
-         {}, {})],
+        ("keras", positive_inside, keras_class("MeanSquaredLogarithmicError"), {}, {})],
     # ---- mape
     "mean_absolute_percentage_error": [
         ("sklearn", positive, sklearn_metric("mean_absolute_percentage_error"), {}, {})],
@@ -557,8 +579,7 @@ ROWS = {
     # ---- categorical hinge (one-hot rows with a non-negative non-target score;
     #      otherwise test_documented_categorical_hinge)
     "CategoricalHinge": [
-        ("keras", lambda d, e: onehot_probs(d, False), keras_class("CategoricalHinge"), {},
-         {})],
+        ("keras", onehot_rows, keras_class("CategoricalHinge"), {}, {})],
     # ---- KL divergence (Keras clips targets at 1e-7: rows of strictly positive targets)
     "KLDivergence": [("keras", distributions, keras_class("KLDivergence"), {}, {})],
     "kullback_leibler_divergence": [
@@ -715,8 +736,7 @@ COLLISION_ROWS = {
     "squared_hinge": [("keras", signs, keras_fn("squared_hinge"), {}, {})],
     "log_cosh": [("keras", regression, keras_fn("log_cosh"), {}, {}),
                  ("optax", regression, optax_elementwise_mean("log_cosh"), {}, {})],
-    "binary_cross_entropy": [("torch", lambda d, e: binary_probs(d, False),
-                              torch_f("binary_cross_entropy"), {}, {})],
+    "binary_cross_entropy": [("torch", bce_inside, torch_f("binary_cross_entropy"), {}, {})],
 }
 
 
