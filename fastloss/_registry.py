@@ -42,7 +42,7 @@ SPECS = [
         doc="""Mean squared error: l = mean_k (y_pred - y_true)^2.
 
     Per element (p - t)^2, gradient 2 (p - t).  Reference: torch.nn.functional.mse_loss.""",
-        aliases=("mean_squared_error", "MeanSquaredError", "MSELoss", "l2_loss"),
+        aliases=("mean_squared_error", "MeanSquaredError", "MSELoss"),
     ),
     LossSpec(
         "mae", "elementwise",
@@ -85,8 +85,14 @@ SPECS = [
                          (log-domain: never log(sigmoid(z)); +-inf logits give exact limits)
       from_logits=False: l = -(t' log q + (1 - t') log(1 - q)),  q = clip(p, eps, 1 - eps)
     {_EPS_DOC}
+    The Keras names (binary_crossentropy, BinaryCrossentropy) set eps=1e-7, Keras' clip.
+    PyTorch's BCELoss (and torch.nn.functional.binary_cross_entropy) does not clip p: it
+    clamps each log at -100 and divides its gradient by max(p (1 - p), 1e-12).  The two agree
+    wherever eps <= p <= 1 - eps and p (1 - p) >= 1e-12; closer to 0 or 1, PyTorch's loss
+    goes up to 100 per element where fastloss's stops at -log(eps) (36.04 in float64, 15.94
+    in float32) with a zero gradient, and PyTorch's gradient stops at 1e12 in magnitude.
     Reference: torch.nn.functional.binary_cross_entropy(_with_logits); Keras BinaryCrossentropy.""",
-        aliases=("binary_crossentropy", "BinaryCrossentropy", "BCELoss", "bce"),
+        aliases=("BCELoss", "bce"),
     ),
     LossSpec(
         "categorical_cross_entropy", "categorical",
@@ -107,9 +113,14 @@ SPECS = [
     {_EPS_DOC}
     class_weight (C,): acts as the sample weight sum_k w_k t_k (= w[y] for one-hot rows) and
     multiplies the whole (smoothed) per-sample loss.
+    The Keras names (categorical_crossentropy, CategoricalCrossentropy) set eps=1e-7, Keras'
+    clip.  Keras also divides each probability row by its sum before the clip: on rows that
+    sum to 1 the values agree and Keras' gradient is this one plus sum(t) / sum(p) along the
+    row (a constant, which the Jacobian of a softmax cancels); on other rows Keras' value is
+    this loss of y_pred / sum(y_pred).  From logits they agree.
     Reference: torch.nn.functional.cross_entropy with probability targets; Keras
     CategoricalCrossentropy.""",
-        aliases=("categorical_crossentropy", "CategoricalCrossentropy", "cce"),
+        aliases=("cce",),
     ),
     LossSpec(
         "sparse_categorical_cross_entropy", "sparse",
@@ -130,9 +141,11 @@ SPECS = [
     With label_smoothing the class weight multiplies the whole smoothed per-sample loss
     (PyTorch instead weights each smoothing term by its own class's weight).
     {_EPS_DOC}
+    The Keras names (sparse_categorical_crossentropy, SparseCategoricalCrossentropy) set
+    eps=1e-7, Keras' clip; Keras also divides each probability row by its sum, as
+    categorical_cross_entropy says.  From logits they agree.
     Reference: torch.nn.functional.cross_entropy; Keras SparseCategoricalCrossentropy.""",
-        aliases=("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy",
-                 "scce"),
+        aliases=("scce",),
     ),
 ]
 
@@ -198,7 +211,10 @@ SPECS.extend([
     et al.).  p: the norm degree, a number >= 1 (1 and 2 have fast paths).  margin > 0.
     Returns three gradients (anchor, positive, negative); the hinge's subgradient is 0 where
     l = 0, a distance's gradient 0 where it is 0.
-    Reference: torch.nn.functional.triplet_margin_loss; Balntas et al., BMVC 2016.""",
+    Reference: torch.nn.functional.triplet_margin_loss; Balntas et al., BMVC 2016.
+    optax.losses.triplet_margin_loss (PyTorch's name too; the alias is PyTorch's) adds eps to
+    the sum of powers, (sum (a - p)^p + eps)^(1/p), without absolute values: the two differ
+    by O(eps), and agree exactly with eps=0 and p=2.""",
         aliases=("triplet_margin", "TripletMarginLoss", "triplet_margin_loss", "triplet_loss"),
     ),
     LossSpec(
@@ -226,15 +242,24 @@ SPECS.extend([
         params=[_SMOOTH, _FROM_LOGITS, _CLASS_AXIS],
         family=SegmentationFamily(),
         summary='1 − (2·TP + s)/(Σy + Σp + s) per sample over all non-batch axes (mean over classes with `class_axis`)',
-        reference='Milletari et al. 2016; Keras `Dice`',
+        reference='Milletari et al. 2016',
         doc=f"""Soft Dice loss, one per sample: fl.dice(y_true, y_pred, smooth=1.0,
     from_logits=False, class_axis=None).
 
         l = 1 - (2 TP + smooth) / (sum t + sum q + smooth)
     {_OVERLAP_DOC}
-    Reference: Milletari et al., V-Net, 2016; keras.losses.Dice, which has no smooth (an
-    epsilon in the denominator only) and by default pools the whole batch into one score.""",
-        aliases=("Dice", "DiceLoss", "dice_loss", "soft_dice"),
+    Reference: Milletari et al., V-Net, 2016.
+    keras.losses.Dice (the alias Dice) has no smooth (1e-7 in the denominator only) and by
+    default pools the whole batch into one score: it is fl.dice(y_true.reshape(1, -1),
+    y_pred.reshape(1, -1), smooth=0), and Dice(axis=<every non-batch axis>) is
+    fl.dice(..., smooth=0), to within 1e-7 / (sum t + sum q) (but an empty pair of masks
+    gives 1 in Keras, NaN here).
+    optax.losses.dice_loss (the alias dice_loss: from_logits=True, class_axis=-1,
+    smooth=2) takes logits and scores each class channel with smooth 1 added to TP and to the
+    half-sums (smooth=2 here).  With one channel optax applies a sigmoid, as here; with more
+    it applies a softmax across the channels where fastloss applies a sigmoid to each, so
+    there optax's value is fl.dice(y_true, softmax(z), class_axis=-1, smooth=2).""",
+        aliases=("Dice", "DiceLoss", "soft_dice"),
     ),
     LossSpec(
         "iou", "segmentation",
@@ -262,7 +287,7 @@ SPECS.extend([
                 _SMOOTH, _FROM_LOGITS, _CLASS_AXIS],
         family=SegmentationFamily(),
         summary='1 − (TP + s)/(TP + α·FP + β·FN + s)',
-        reference='Salehi et al. 2017; Keras `Tversky` (whose code swaps α and β)',
+        reference='Salehi et al. 2017',
         doc=f"""Tversky loss, one per sample: fl.tversky(y_true, y_pred, alpha=0.5, beta=0.5,
     smooth=1.0, from_logits=False, class_axis=None).
 
@@ -271,9 +296,11 @@ SPECS.extend([
     Dice with smooth / 2, alpha = beta = 1 is IoU.
     {_OVERLAP_DOC}
     Reference: Salehi et al., "Tversky loss function for image segmentation", 2017.
-    keras.losses.Tversky documents the same roles but its code applies alpha to
-    sum t (1 - q) (false negatives): keras Tversky(alpha=a, beta=b) is fl.tversky(alpha=b,
-    beta=a) with smooth -> an epsilon, pooled over the whole batch.""",
+    keras.losses.Tversky (the alias Tversky) has no smooth (1e-7 in the denominator only)
+    and by default pools the whole batch, as keras.losses.Dice (see dice).  Keras up to 3.15
+    also swaps the roles in its code, applying alpha to sum t (1 - q) (false negatives):
+    there keras Tversky(alpha=a, beta=b) is fl.tversky(alpha=b, beta=a, smooth=0), pooled.
+    keras-team/keras#23333 corrects that for the releases after 3.15.""",
         aliases=("Tversky", "TverskyLoss", "tversky_loss"),
     ),
 ])
@@ -375,8 +402,10 @@ SPECS += [
 
     Gradient 2 (log1p(p) - log1p(t)) / (1 + p).  Every y_true and y_pred must be > -1: a
     value <= -1 raises ValueError naming the argument (scikit-learn's rule; the check is one
-    vectorised min per array), a NaN gives a NaN loss.  Keras instead clips both arguments to
-    [1e-7, inf), which agrees on values >= 1e-7.
+    vectorised min per array), a NaN gives a NaN loss.  Keras (the aliases
+    mean_squared_logarithmic_error, MeanSquaredLogarithmicError) instead replaces every value
+    below 1e-7 by 1e-7: it agrees where all values are >= 1e-7, while a 0 target or
+    prediction counts as log1p(1e-7) there and a prediction below 1e-7 gets a zero gradient.
     Reference: sklearn.metrics.mean_squared_log_error; Keras MeanSquaredLogarithmicError.""",
         aliases=("mean_squared_log_error", "mean_squared_logarithmic_error",
                  "MeanSquaredLogarithmicError"),
@@ -396,7 +425,8 @@ SPECS += [
     target gives a huge but finite loss.  Gradient sign(p - t) / max(|t|, epsilon) (times 100).
     Keras' MeanAbsolutePercentageError is percent=True, epsilon=1e-7: the exact alias
     "MeanAbsolutePercentageError" sets those; "mean_absolute_percentage_error" is
-    scikit-learn's function and this loss's defaults.
+    scikit-learn's function and this loss's defaults (Keras' function of that name is in
+    percent with epsilon 1e-7, as MeanAbsolutePercentageError).
     Reference: sklearn.metrics.mean_absolute_percentage_error.""",
         aliases=("mean_absolute_percentage_error",),
     ),
@@ -423,8 +453,13 @@ SPECS += [
     {_EPS_DOC}
     Reference: optax.losses.sigmoid_focal_loss (from_logits=True); Keras
     BinaryFocalCrossentropy (apply_class_balancing=True <-> alpha); Lin et al., "Focal Loss for
-    Dense Object Detection" (2017), https://arxiv.org/abs/1708.02002""",
-        aliases=("BinaryFocalCrossentropy", "binary_focal_crossentropy", "binary_focal_loss"),
+    Dense Object Detection" (2017), https://arxiv.org/abs/1708.02002
+    The Keras names (BinaryFocalCrossentropy, binary_focal_crossentropy) set eps=1e-7, Keras'
+    clip; where the clip binds Keras' gradient is not 0 (its focal factor uses the unclipped
+    p).  From logits Keras applies the sigmoid and then that clip, so where sigmoid(z)
+    leaves [1e-7, 1 - 1e-7] (|z| > 16.1) its cross-entropy stops at -log(1e-7) with a zero
+    gradient; fastloss stays in the log domain (as optax).  They agree for |z| <= 16.""",
+        aliases=("binary_focal_loss",),
     ),
     LossSpec(
         "categorical_focal", "categorical",
@@ -451,8 +486,12 @@ SPECS += [
     class_weight (C,): per-class weights acting as the sample weight sum_k w_k t_k (Keras'
     per-class alpha list, for one-hot rows).
     {_EPS_DOC}
-    Keras' CategoricalFocalCrossentropy defaults to alpha=0.25 (its aliases set it), clips
-    softmax outputs to [1e-7, 1 - 1e-7] even from logits and renormalises probability rows.
+    The Keras names (CategoricalFocalCrossentropy, categorical_focal_crossentropy) set
+    alpha=0.25 and eps=1e-7, Keras' defaults.  Keras also divides each probability row by its
+    sum (on rows that sum to 1 the values agree and the gradients differ by a constant along
+    the row, as categorical_cross_entropy says), and clips the softmax to [1e-7, 1 - 1e-7]
+    even from logits: from logits they agree where every target class's probability is
+    within that clip.
     Reference: Keras CategoricalFocalCrossentropy; Lin et al. (2017),
     https://arxiv.org/abs/1708.02002""",
         aliases=("categorical_focal_loss",),
@@ -465,8 +504,12 @@ SPECS += [
         doc="""Hinge loss: l = mean_k max(0, 1 - y y_pred), y the signed target.
 
     Targets in {-1, 1} or {0, 1}: a 0 target is read as -1, element by element (so both
-    conventions work; Keras converts {0, 1} tensors as a whole - the same for valid labels).
-    Other target values are used as given.  Gradient -y where 1 - y p > 0, else 0.
+    conventions work).  Other target values are used as given.  Gradient -y where
+    1 - y p > 0, else 0.  Keras (Hinge) converts a tensor only when every label is 0 or 1, so
+    a tensor mixing -1, 0 and 1 keeps its 0s there (loss 1).  optax.losses.hinge_loss (the alias hinge_loss)
+    takes +-1 targets and reads a 0 as 0, so 0/1 labels differ there; scikit-learn's
+    hinge_loss (the same alias) maps any two label values to -1 and +1.  All agree on +-1
+    targets, and Keras and scikit-learn on 0/1 targets.
     Reference: Keras Hinge; optax.losses.hinge_loss.""",
         aliases=("Hinge", "hinge_loss"),
     ),
@@ -486,16 +529,19 @@ SPECS += [
         lambda p: Plan(CATEGORICAL_HINGE, (p["margin"], 0.0, 0.0, 0.0), npc.categorical_hinge),
         params=[Param("margin", 1.0, V.finite_float("margin"))],
         summary='max(0, margin + max_{j≠y} z_j − z_y)',
-        reference='Keras `CategoricalHinge` formula',
+        reference='Crammer & Singer 2001; Keras `CategoricalHinge` on one-hot rows',
         doc="""Multi-class (Crammer-Singer) hinge loss with one-hot targets, shape (..., C):
 
         l = max(0, margin + max_{j != y} z_j - z_y)
 
     generalised linearly to soft rows as sum_k t_k max(0, margin + max_{j != k} z_j - z_k).
     Gradient (a subgradient at ties and at the kink): -t_k at the target class and +t_k at
-    the largest other score, where the hinge is active.  Keras' CategoricalHinge computes
-    max((1 - t) z) for the runner-up, which includes a 0 at the target class: identical
-    whenever some non-target score is >= 0 (e.g. probabilities), otherwise Keras uses 0.
+    the largest other score, where the hinge is active.  Keras' CategoricalHinge (the alias)
+    computes max(0, 1 + max_k (1 - t_k) z_k - sum_k t_k z_k): the same on one-hot rows in
+    which some non-target score is >= 0 (e.g. probabilities).  On one-hot rows whose
+    non-target scores are all negative Keras takes the runner-up as 0 (the target's own
+    (1 - 1) z), and rows that are not one-hot differ: an all-zero row gives 0 here and
+    max(0, 1 + max_k z_k) in Keras, and soft rows are combined differently.
     Reference: Keras CategoricalHinge; optax.losses.multiclass_hinge_loss (integer labels);
     Crammer and Singer, JMLR 2 (2001).""",
         aliases=("CategoricalHinge",),
@@ -524,16 +570,30 @@ SPECS += [
                                  contributing exactly 0 (PyTorch gives NaN there)
     eps: None (default) means the machine epsilon of the computation dtype (1.19e-07 for
     float32, 2.2e-16 for float64); unused with log_input=True.
-    Targets are not clipped (Keras clips them to [1e-7, 1]).  The PyTorch names (KLDivLoss,
+    Targets are not clipped.  The Keras names (KLDivergence, kullback_leibler_divergence) set
+    eps=1e-7, Keras' clip of y_pred; Keras also clips targets to [1e-7, 1], so a zero target
+    adds 1e-7 log(1e-7 / q) there: they agree where every target is >= 1e-7, and otherwise
+    Keras' value is this loss of clip(y_true, 1e-7, 1).  The PyTorch names (KLDivLoss,
     kl_div) set log_input=True.
     Reference: torch.nn.functional.kl_div; Keras KLDivergence;
     https://en.wikipedia.org/wiki/Kullback-Leibler_divergence""",
-        aliases=("KLDivergence", "kullback_leibler_divergence", "kld", "KLD"),
+        aliases=("kld",),
     ),
 ]
 
 # Names from other libraries that imply parameter values.
 ALIASES_WITH_PARAMS = {
+    # Keras' probability losses clip at its epsilon 1e-7 (fastloss: the dtype's machine eps).
+    "binary_crossentropy": ("binary_cross_entropy", {"eps": 1e-7}),
+    "BinaryCrossentropy": ("binary_cross_entropy", {"eps": 1e-7}),
+    "categorical_crossentropy": ("categorical_cross_entropy", {"eps": 1e-7}),
+    "CategoricalCrossentropy": ("categorical_cross_entropy", {"eps": 1e-7}),
+    "sparse_categorical_crossentropy": ("sparse_categorical_cross_entropy", {"eps": 1e-7}),
+    "SparseCategoricalCrossentropy": ("sparse_categorical_cross_entropy", {"eps": 1e-7}),
+    "BinaryFocalCrossentropy": ("binary_focal", {"eps": 1e-7}),
+    "binary_focal_crossentropy": ("binary_focal", {"eps": 1e-7}),
+    "KLDivergence": ("kl_divergence", {"eps": 1e-7}),
+    "kullback_leibler_divergence": ("kl_divergence", {"eps": 1e-7}),
     "BCEWithLogitsLoss": ("binary_cross_entropy", {"from_logits": True}),
     "binary_cross_entropy_with_logits": ("binary_cross_entropy", {"from_logits": True}),
     "sigmoid_binary_cross_entropy": ("binary_cross_entropy", {"from_logits": True}),
@@ -550,12 +610,14 @@ ALIASES_WITH_PARAMS = {
     "MeanAbsolutePercentageError": ("mape", {"percent": True, "epsilon": 1e-7}),
     "sigmoid_focal_loss": ("binary_focal", {"from_logits": True}),
     # Keras' categorical focal loss defaults to alpha=0.25.
-    "CategoricalFocalCrossentropy": ("categorical_focal", {"alpha": 0.25}),
-    "categorical_focal_crossentropy": ("categorical_focal", {"alpha": 0.25}),
+    "CategoricalFocalCrossentropy": ("categorical_focal", {"alpha": 0.25, "eps": 1e-7}),
+    "categorical_focal_crossentropy": ("categorical_focal", {"alpha": 0.25, "eps": 1e-7}),
     # PyTorch's kl_div takes log-probabilities as its input.
     "KLDivLoss": ("kl_divergence", {"log_input": True}),
     "kl_div": ("kl_divergence", {"log_input": True}),
     "kl_divergence_with_log_targets": ("kl_divergence", {"log_input": True, "log_target": True}),
+    # optax's dice_loss: logits, each class channel scored alone, smooth 1 on TP and half-sums.
+    "dice_loss": ("dice", {"from_logits": True, "class_axis": -1, "smooth": 2.0}),
 }
 
 REGISTRY = {spec.name: spec for spec in SPECS}
