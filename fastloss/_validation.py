@@ -101,8 +101,12 @@ def labels(y_true, y_pred, name="y_true"):
                             f"probability targets")
         raise TypeError(f"{name} must hold integer class labels, got dtype {y_true.dtype}")
     if y_true.shape != y_pred.shape[:-1]:
-        raise ValueError(f"{name} has shape {y_true.shape}; integer labels must have shape "
-                         f"y_pred.shape[:-1] = {y_pred.shape[:-1]}")
+        if y_true.shape == y_pred.shape[:-1] + (1,):   # (..., 1) column of labels, as Keras
+            y_true = y_true.reshape(y_pred.shape[:-1])   # accepts (it squeezes them too)
+        else:
+            raise ValueError(f"{name} has shape {y_true.shape}; integer labels must have "
+                             f"shape y_pred.shape[:-1] = {y_pred.shape[:-1]} (or that shape "
+                             f"with a trailing axis of 1)")
     if kind == "u" and y_true.dtype.itemsize == 8 and y_true.size and y_true.max() > 2**62:
         i = int(np.argmax(y_true.ravel() > 2**62))
         raise label_error(y_true.ravel()[i], i, y_pred.shape[-1], None, name)

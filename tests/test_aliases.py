@@ -988,9 +988,6 @@ def test_documented_keras_poisson_function_is_the_alias():
                            np.asarray(keras.losses.poisson(t, r)), rtol=1e-3)
 
 
-@pytest.mark.xfail(raises=ValueError, strict=False,
-                   reason="Keras squeezes sparse labels shaped (..., 1); fastloss's validation "
-                          "wants y_pred.shape[:-1] (the validation layer's to change)")
 @pytest.mark.parametrize("name", ["SparseCategoricalCrossentropy",
                                   "sparse_categorical_crossentropy"])
 def test_keras_sparse_labels_with_a_trailing_axis_of_one(name):
