@@ -16,48 +16,55 @@ from ._registry import available, get
 from ._custom import custom
 from ._check import GradCheck, check_grad
 
-mse = get("mse")
-mae = get("mae")
-huber = get("huber")
-binary_cross_entropy = get("binary_cross_entropy")
-categorical_cross_entropy = get("categorical_cross_entropy")
-sparse_categorical_cross_entropy = get("sparse_categorical_cross_entropy")
-
-# metric learning (several inputs: one gradient per input) and segmentation (whole samples)
-contrastive = get("contrastive")
-triplet = get("triplet")
-cosine_embedding = get("cosine_embedding")
-dice = get("dice")
-iou = get("iou")
-tversky = get("tversky")
-# More regression, classification and distribution losses.
-smooth_l1 = get("smooth_l1")
-log_cosh = get("log_cosh")
-quantile = get("quantile")
-poisson = get("poisson")
-msle = get("msle")
-mape = get("mape")
-binary_focal = get("binary_focal")
-categorical_focal = get("categorical_focal")
-hinge = get("hinge")
-squared_hinge = get("squared_hinge")
-categorical_hinge = get("categorical_hinge")
-kl_divergence = get("kl_divergence")
+# Every catalogue loss is an attribute of the package (fl.mse, fl.dice, ...), derived from
+# the registry: a new loss needs no line here.
+for _name in available():
+    globals()[_name] = get(_name)
+del _name
 
 
 def __getattr__(name):
-    if name == "backend":  # the backend in use now ("cython" or "numpy")
+    if name == "backend":  # the backend in use now ("cython" or "numpy"), in this thread
         from ._config import state
         return state.backend
+    if name in _REGISTRY:  # a loss registered after import (fastloss.custom)
+        return get(name)
+    if name in _constructor_names():
+        return _constructor(name)
     raise AttributeError(f"module 'fastloss' has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted(set(globals()) | set(_REGISTRY) | {"backend"} | set(_constructor_names()))
+
+
+def _constructor_names():
+    """The Keras / PyTorch class names among the aliases (``Huber``, ``MSELoss`` ...)."""
+    from ._registry import names
+    return [n for n in names() if n[:1].isupper()]
+
+
+def _constructor(name):
+    """``fl.Huber(delta=2.0)``: the loss called ``name``, bound to the given parameters, as
+    the Keras / PyTorch class of that name is constructed."""
+    template = get(name)
+
+    def construct(**params):
+        return get(name, **params)
+
+    import inspect
+    construct.__name__ = construct.__qualname__ = name
+    construct.__doc__ = (f"fastloss.{name}(**params) -> fl.get({name!r}, **params): the "
+                         f"{template.name} loss bound to these parameters.\n\n"
+                         + template.__doc__)
+    construct.__signature__ = inspect.Signature(
+        [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
+         for k, v in template.params.items()])
+    return construct
+
+
+#: The API (functions and classes) and every catalogue loss, in catalogue order.
 __all__ = [
-    "mse", "mae", "huber", "binary_cross_entropy", "categorical_cross_entropy",
-    "sparse_categorical_cross_entropy", "get", "available", "Loss", "LossSpec",
-    "show_config", "config", "set_backend", "use_backend", "default_threads",
-    "contrastive", "triplet", "cosine_embedding", "dice", "iou", "tversky",
-    "custom", "check_grad", "GradCheck",
-    "smooth_l1", "log_cosh", "quantile", "poisson", "msle", "mape", "binary_focal",
-    "categorical_focal", "hinge", "squared_hinge", "categorical_hinge", "kl_divergence",
-]
+    "get", "available", "Loss", "LossSpec", "show_config", "config", "set_backend",
+    "use_backend", "default_threads", "custom", "check_grad", "GradCheck",
+] + [_spec.name for _spec in _REGISTRY.values() if _spec.kind != "custom"]

@@ -4,6 +4,7 @@ The compiled extension is used when it imports, unless ``FASTLOSS_BACKEND=numpy`
 cannot be imported, fastloss warns once and runs everything with the NumPy backend.
 """
 import contextlib
+import contextvars
 import os
 import sys
 import warnings
@@ -37,36 +38,69 @@ def _initial_backend():
     return "cython"
 
 
+#: The backend a ``use_backend`` block chose in this thread (None: the process default).  A
+#: ContextVar, so it is per thread (each thread starts with a fresh context) and per asyncio
+#: task, and reading it on the hot path is as cheap as an attribute.
+_override = contextvars.ContextVar("fastloss_backend", default=None)
+
+
 class _State:
-    """The backend in use; ``compiled`` caches ``backend == "cython"`` for the hot path."""
+    """The backend in use, as seen by the calling thread.
 
-    def __init__(self, backend):
-        self.backend = backend
-        self.compiled = backend == "cython"
+    ``set_backend`` sets the process-wide default; ``use_backend`` overrides it in the
+    calling thread only, so a ``with fl.use_backend("numpy")`` block in one thread does not
+    change what another thread runs."""
+
+    default = None           # the process-wide backend
+    default_compiled = False
+
+    @property
+    def backend(self):
+        return _override.get() or _State.default
+
+    @property
+    def compiled(self):
+        return (_override.get() or _State.default) == "cython"
 
 
-state = _State(_initial_backend())
+def _set_default(name):
+    _State.default = name
+    _State.default_compiled = name == "cython"
 
 
-def set_backend(name):
-    """Select the backend for all later calls: ``"cython"`` or ``"numpy"``."""
+_set_default(_initial_backend())
+state = _State()
+
+
+def compiled():
+    """Whether the calling thread runs the compiled kernels (the hot path's question)."""
+    o = _override.get()
+    return _State.default_compiled if o is None else o == "cython"
+
+
+def _check(name):
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
     if name == "cython" and _kernels is None:
         raise RuntimeError(f"the compiled kernels are not available: {_import_error}")
-    state.backend = name
-    state.compiled = name == "cython"
+
+
+def set_backend(name):
+    """Select the backend for all later calls in every thread (``"cython"`` or ``"numpy"``);
+    a ``use_backend`` block in progress in some thread keeps its own choice."""
+    _check(name)
+    _set_default(name)
 
 
 @contextlib.contextmanager
 def use_backend(name):
-    """Context manager: run the enclosed calls with backend ``name``."""
-    previous = state.backend
-    set_backend(name)
+    """Context manager: run the enclosed calls *of this thread* with backend ``name``."""
+    _check(name)
+    token = _override.set(name)
     try:
         yield
     finally:
-        set_backend(previous)
+        _override.reset(token)
 
 
 def default_threads():

@@ -25,14 +25,15 @@ import threading
 import numpy as np
 
 from . import _config
+from . import _reduction as R
 from . import _registry
 from . import _validation as V
 from ._loss import ElementwiseFamily, Loss, LossSpec, Param, Plan
 from ._numpy import MultiRowResult
 
-#: The block size and parallel threshold of the compiled kernels (src/_kernels.pyx).
+#: The block size of the compiled kernels (src/_kernels.pyx), so results do not depend on
+#: the thread count in the same way.
 BLOCK_ELEMENTS = 8192
-PARALLEL_MIN_ELEMENTS = 65536
 
 F64 = np.float64
 
@@ -246,24 +247,16 @@ class NumbaEngine:
         numba = self.numba
         n_rows = p.size // k
         weights = np.empty(0, F64)
-        wsum = 0.0
-        if sw is not None:
-            V.check_weights_finite(sw, "sample_weight")
+        if sw is not None:                     # validated (finite, >= 0) by the caller
             weights = sw.reshape(-1)
-            wsum = float(np.sum(weights))
-        if code in (0, 1):                     # none, sum
-            denom = 1.0
-        elif code == 2:                        # mean
-            denom = wsum if sw is not None else float(n_rows)
-        else:                                  # sum_over_batch_size
-            denom = float(n_rows)
-        scale = 1.0 / denom if denom != 0.0 else 0.0
+        denom = R.denominator(code, n_rows, None if sw is None else float(np.sum(weights)))
+        scale = R.gradient_scale(denom)
 
         rows_per_block = max(1, BLOCK_ELEMENTS // k)
         n_blocks = -(-n_rows // rows_per_block)
         if n_threads <= 0:
             nt = 1
-            if p.size >= PARALLEL_MIN_ELEMENTS:
+            if p.size >= _parallel_min_elements():
                 nt = _config.default_threads() if _config._kernels is not None \
                     else _cpu_count()
         else:
@@ -288,9 +281,13 @@ class NumbaEngine:
                 finally:
                     numba.set_num_threads(before)
         total = math.fsum(partial)             # exact, so independent of the order too
-        if code in (0, 1):
-            return total
-        return total / denom if denom != 0.0 else math.nan
+        return R.value(total, denom, code)
+
+
+def _parallel_min_elements():
+    """The compiled kernels' threshold below which the default is one thread."""
+    k = _config._kernels
+    return k.PARALLEL_MIN_ELEMENTS if k is not None else 16384
 
 
 def _build_kernel(numba, pair, parallel):

@@ -22,15 +22,58 @@ Reductions (``reduction=``), with per-sample losses l_i and ``sample_weight`` w_
   "sum_over_batch_size"  sum(w_i l_i) / N          (Keras' default)
   "sum"                  sum(w_i l_i)
   "none"                 w_i l_i, shaped like the per-sample losses
-Samples whose label is ``ignore_index`` count in neither numerator nor denominator (N is
-the number of counted samples).  A class weight acts as the sample weight w[y_i] of each
-sample, so "mean" divides by the sum of w[y_i] over counted samples (PyTorch's rule).
-``grad`` is d(reduced loss)/d y_pred; for "none" it is the gradient of the sum of the
+"""
+IGNORE_SEMANTICS = """Samples whose label is ``ignore_index`` count in neither numerator nor denominator (N is
+the number of counted samples).
+"""
+CLASS_WEIGHT_SEMANTICS = """A class weight acts as the sample weight w[y_i] of each sample, so "mean" divides by the
+sum of w[y_i] over counted samples (PyTorch's rule).
+"""
+GRAD_SEMANTICS = """``grad`` is d(reduced loss)/d y_pred; for "none" it is the gradient of the sum of the
 returned values.
 """
 
 
+def _semantics(spec):
+    """The semantics text of a row loss, with only the sentences that apply to it."""
+    text = SEMANTICS
+    if "ignore_index" in spec.params:
+        text += IGNORE_SEMANTICS
+    if "class_weight" in spec.params:
+        text += CLASS_WEIGHT_SEMANTICS
+    return text + GRAD_SEMANTICS
+
+
+def signature(spec, params, with_out=False):
+    """The call signature of a loss bound to ``params``: its arrays (positional), then the
+    common keywords and its own parameters with their current values as defaults."""
+    import inspect
+    P = inspect.Parameter
+    kind = P.POSITIONAL_OR_KEYWORD if isinstance(spec.family, RowFamily) else P.POSITIONAL_ONLY
+    args = [P(name, kind) for name in spec.family.inputs]
+    args += [P("reduction", P.KEYWORD_ONLY, default="mean"),
+             P("sample_weight", P.KEYWORD_ONLY, default=None)]
+    if with_out:
+        args.append(P("out", P.KEYWORD_ONLY, default=None))
+    args.append(P("n_threads", P.KEYWORD_ONLY, default=None))
+    args += [P(name, P.KEYWORD_ONLY, default=params[name]) for name in spec.params]
+    return inspect.Signature(args)
+
+
+def _doc(spec, params):
+    sig = signature(spec, params)
+    own = ", ".join(f"{name}={params[name]!r}" for name in spec.params
+                    if not isinstance(params[name], np.ndarray))
+    head = f"{spec.name}{sig}\n\n"
+    if own:
+        head += f"Bound parameters: {own} (override per call: loss(..., name=value), or " \
+                f"fl.get({spec.name!r}, name=value)).\n\n"
+    return head + spec.doc + "\n" + spec.family.semantics
+
+
 _state = _config.state
+_override = _config._override.get     # the calling thread's backend choice, or None
+_State = _config._State
 _MISSING = object()
 _KIND_CODES = {"elementwise": 0, "categorical": 1, "sparse": 2}
 _EPS = {V.F32: float(np.finfo(np.float32).eps), V.F64: float(np.finfo(np.float64).eps)}
@@ -62,20 +105,25 @@ class LossSpec:
     kind: "elementwise" (targets shaped like y_pred; per-sample loss = mean over the last
           axis, a 1-D input being N samples of one output), "categorical" (probability-row
           targets; per-sample loss = sum over the class axis) or "sparse" (integer labels of
-          shape y_pred.shape[:-1]).
+          shape y_pred.shape[:-1]) - these three run by :class:`RowFamily`; or the kind of
+          its ``family`` ("pairwise", "triplet", "segmentation", "custom").
     plan: params -> Plan, choosing kernel and NumPy function (e.g. by ``from_logits``).
-    family: for the other kinds ("pairwise", "triplet", "segmentation", "custom"), the
-          strategy object that lays out their arrays and runs them (see :class:`Family`).
+    family: the strategy object that lays out the arrays of a call and runs a Plan on them
+          (see :class:`Family`); None for the three row kinds.
     check: optional (y_true, y_pred, params) -> None that raises ValueError for inputs outside
           the loss's domain (e.g. MSLE's values <= -1), before anything is computed.
+    summary, reference: one line each for the README's loss table (Markdown), which is
+          rendered from the registry (tools/readme_tables.py; a test keeps it in sync).
     """
 
     def __init__(self, name, kind, plan, params=(), doc="", aliases=(), family=None,
-                 check=None):
+                 check=None, summary="", reference=""):
         if family is not None:
             if kind != family.kind:
                 raise ValueError(f"kind {kind!r} does not match its family {family.kind!r}")
-        elif kind not in ("elementwise", "categorical", "sparse"):
+        elif kind in ROW_FAMILIES:
+            family = ROW_FAMILIES[kind]
+        else:
             raise ValueError(f"unknown kind {kind!r}")
         self.family = family
         self.name = name
@@ -85,6 +133,8 @@ class LossSpec:
         self.doc = doc
         self.aliases = aliases
         self.check = check
+        self.summary = summary
+        self.reference = reference
 
     def resolve(self, given, base=None):
         """Validated parameters: ``base`` (or the defaults) updated by ``given``."""
@@ -100,171 +150,11 @@ class LossSpec:
         return values
 
 
-class Loss:
-    """A loss function with its gradient; see the instance's docstring for the maths."""
-
-    def __new__(cls, spec=None, **params):
-        # A spec with a family (several inputs, custom ...) makes a FamilyLoss.  (spec may
-        # be missing when copy / pickle recreate an instance.)
-        if cls is Loss and getattr(spec, "family", None) is not None:
-            cls = FamilyLoss
-        return super().__new__(cls)
-
-    def __init__(self, spec, **params):
-        self.spec = spec
-        self.params = spec.resolve(params)
-        self.__doc__ = spec.doc + "\n" + SEMANTICS
-        self._fast = self._fast_args()
-        self._fast_cache = {}
-
-    def _fast_for(self, params):
-        """Fast-path arguments for call-time parameters such as ``from_logits=True``,
-        validated once per distinct parameter set and cached (None: take the general path,
-        which also raises for invalid values)."""
-        try:
-            key = tuple(sorted((k, type(v), v) for k, v in params.items()))
-            hit = self._fast_cache.get(key, _MISSING)
-        except TypeError:            # unhashable values (arrays): no caching
-            return None
-        if hit is _MISSING:
-            try:
-                hit = Loss(self.spec, **{**self.params, **params})._fast
-            except (TypeError, ValueError):
-                hit = None
-            if len(self._fast_cache) < 64:
-                self._fast_cache[key] = hit
-        return hit
-
-    def _fast_args(self):
-        """Arguments of the compiled fast path for these parameters (None: not eligible).
-
-        The kernel plan is resolved once per dtype here, so a call with kernel-ready arrays
-        costs a few C-level checks and the kernel (see ``fastloss._kernels.fast``)."""
-        kind = _KIND_CODES.get(self.spec.kind)
-        cw = self.params.get("class_weight")
-        if (kind is None or self.spec.check is not None
-                or (cw is not None and self.spec.kind != "sparse")):
-            return None
-        plans = [self.spec.plan(_with_eps(self.params, dtype)) for dtype in (V.F32, V.F64)]
-        if plans[0].kernel != plans[1].kernel:
-            return None
-        return (plans[0].kernel, kind, tuple(plans[0].kernel_params),
-                tuple(plans[1].kernel_params), self.params.get("ignore_index"), cw)
-
-    @property
-    def name(self):
-        return self.spec.name
-
-    def __repr__(self):
-        shown = ", ".join(f"{k}={v!r}" for k, v in self.params.items()
-                          if v is not self.spec.params[k].default
-                          and not (isinstance(v, np.ndarray)))
-        return f"fastloss.{self.spec.name}({shown})" if shown else f"fastloss.{self.spec.name}"
-
-    def __call__(self, y_true, y_pred, *, reduction="mean", sample_weight=None,
-                 n_threads=None, **params):
-        """The loss: a float, or the per-sample losses for ``reduction="none"``."""
-        fast = self._fast_for(params) if params else self._fast
-        if fast is not None and sample_weight is None and _state.compiled:
-            value = _config._kernels.fast(fast[0], fast[1], y_true, y_pred, None, reduction,
-                                          fast[2], fast[3], fast[4], fast[5], n_threads,
-                                          False)
-            if value is not None:
-                return value
-        return self._run(y_true, y_pred, reduction, sample_weight, n_threads, params,
-                         False, None)[0]
-
-    def grad(self, y_true, y_pred, *, reduction="mean", sample_weight=None, out=None,
-             n_threads=None, **params):
-        """d(reduced loss)/d y_pred, shaped like y_pred (written into ``out`` if given)."""
-        return self.value_and_grad(y_true, y_pred, reduction=reduction,
-                                   sample_weight=sample_weight, out=out,
-                                   n_threads=n_threads, **params)[1]
-
-    def value_and_grad(self, y_true, y_pred, *, reduction="mean", sample_weight=None,
-                       out=None, n_threads=None, **params):
-        """(loss, gradient) from one fused pass; with ``out=`` nothing else is allocated."""
-        fast = self._fast_for(params) if params else self._fast
-        if fast is not None and sample_weight is None and _state.compiled:
-            result = _config._kernels.fast(fast[0], fast[1], y_true, y_pred, out, reduction,
-                                           fast[2], fast[3], fast[4], fast[5], n_threads,
-                                           True)
-            if result is not None:
-                return result
-        return self._run(y_true, y_pred, reduction, sample_weight, n_threads, params,
-                         True, out)
-
-    def _run(self, y_true, y_pred, reduction, sample_weight, n_threads, params, want_grad,
-             out):
-        spec = self.spec
-        prm = spec.resolve(params, self.params) if params else self.params
-        code = V.reduction_code(reduction)
-        threads = V.n_threads(n_threads)
-        p, result_dtype = V.prediction(y_pred)
-        kind = spec.kind
-        t = V.labels(y_true, p) if kind == "sparse" else V.target_like(y_true, p)
-        if spec.check is not None:
-            spec.check(t, p, prm)
-        shape = p.shape
-        if kind == "elementwise" and p.ndim == 1:
-            k, per_shape = 1, shape
-        else:
-            k, per_shape = shape[-1], shape[:-1]
-
-        sw = None if sample_weight is None else V.sample_weight(sample_weight, per_shape)
-        cw = prm.get("class_weight")
-        if cw is not None:
-            if cw.shape[0] != k:
-                raise ValueError(f"class_weight has {cw.shape[0]} entries but y_pred has "
-                                 f"{k} classes")
-            if kind == "categorical":  # acts as the sample weight sum_k w_k t_k (w[y] one-hot)
-                extra = t.reshape(-1, k).astype(np.float64, copy=False) @ cw
-                sw = extra if sw is None else sw.reshape(-1) * extra
-                cw = None
-        prm = _with_eps(prm, p.dtype)
-
-        grad = None
-        if want_grad:
-            if out is not None:
-                out = V.out_buffer(out, shape, result_dtype)
-                V.no_overlap(out, (p, t), "out", "y_pred or y_true")
-            grad = out if (out is not None and result_dtype == p.dtype) else \
-                np.empty(shape, p.dtype)
-        per = np.empty(per_shape, p.dtype) if code == 0 else None
-
-        plan = spec.plan(prm)
-        if _config.state.backend == "cython":
-            value = _config._kernels.run(
-                plan.kernel, t, p, k, grad, per, sw, cw, code, *plan.kernel_params,
-                prm.get("ignore_index"), threads)
-        else:
-            result = plan.numpy(t.reshape(-1) if kind == "sparse" else t.reshape(-1, k),
-                                p.reshape(-1, k), prm)
-            value, grad2 = _numpy.reduce(result, None if sw is None else sw.reshape(-1),
-                                         code)
-            if want_grad:
-                grad[...] = grad2.reshape(shape)
-            if code == 0:
-                per[...] = value.reshape(per_shape)
-
-        if code == 0:
-            value = per if per.dtype == result_dtype else per.astype(result_dtype)
-        if want_grad and grad.dtype != result_dtype:
-            if out is not None:
-                out[...] = grad
-                grad = out
-            else:
-                grad = grad.astype(result_dtype)
-        return value, grad
-
-
-# ---- Families: losses of several inputs, whole-sample losses, custom losses ----------------
+# ---- Families: how the arrays of a call are laid out and run -------------------------------
 #
-# The three kinds above take (y_true, y_pred) and run through Loss._run.  The kinds below
-# differ in how many arrays they take, which of them are differentiated and what one sample
-# is.  Each is a small strategy object, a Family, that validates its arrays and lays them out
-# as rows for the kernels (a Layout), and runs a Plan on that layout with either backend.
-# FamilyLoss does everything else (reductions, weights, out buffers, dtypes) once for all.
+# A Family validates the arrays of one kind of loss and lays them out as rows for the kernels
+# (a Layout), then runs a Plan on that layout with either backend.  Loss._run does everything
+# else (parameters, reductions, weights, out buffers, dtypes) once for every kind.
 
 REDUCTION_SEMANTICS = """
 Reductions (``reduction=``), with per-sample losses l_i and ``sample_weight`` w_i:
@@ -304,7 +194,11 @@ class Family:
     def layout(self, arrays, params):
         raise NotImplementedError
 
-    def run_compiled(self, plan, lay, grads, per, sw, code, threads):
+    def weights(self, lay, sw, params):
+        """(per-sample weights, per-class weights) the kernels take for this call."""
+        return sw, None
+
+    def run_compiled(self, plan, lay, grads, per, sw, cw, code, threads, params):
         return _config._kernels.run_multi(
             plan.kernel, lay.target, lay.preds, grads, lay.k, per, sw, code,
             *plan.kernel_params, lay.classes, lay.inner, threads)
@@ -317,6 +211,53 @@ class Family:
         result = plan.numpy(target, tuple(p.reshape(n_rows, lay.k) for p in lay.preds),
                             params, lay)
         return _numpy.reduce_grads(result, None if sw is None else sw.reshape(-1), code)
+
+
+class RowFamily(Family):
+    """(y_true, y_pred) losses of the row kinds: "elementwise", "categorical", "sparse"."""
+    semantics = SEMANTICS + GRAD_SEMANTICS
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.sparse = kind == "sparse"
+        self.semantics = SEMANTICS
+
+    def layout(self, arrays, params):
+        y_true, y_pred = arrays
+        p, result_dtype = V.prediction(y_pred)
+        if self.kind != "elementwise":
+            V.check_class_argument_mix(y_true, y_pred, p, self.sparse)
+        t = V.labels(y_true, p) if self.sparse else V.target_like(y_true, p)
+        shape = p.shape
+        if self.kind == "elementwise" and p.ndim == 1:
+            return Layout(t, (p,), (result_dtype,), 1, shape)
+        return Layout(t, (p,), (result_dtype,), shape[-1], shape[:-1])
+
+    def weights(self, lay, sw, params):
+        cw = params.get("class_weight")
+        if cw is None:
+            return sw, None
+        if cw.shape[0] != lay.k:
+            raise V.class_weight_error(cw, lay.k)
+        if self.kind == "categorical":  # acts as the sample weight sum_k w_k t_k (w[y] one-hot)
+            extra = lay.target.reshape(-1, lay.k).astype(np.float64, copy=False) @ cw
+            return (extra if sw is None else sw.reshape(-1) * extra), None
+        return sw, cw
+
+    def run_compiled(self, plan, lay, grads, per, sw, cw, code, threads, params):
+        return _config._kernels.run(
+            plan.kernel, lay.target, lay.preds[0], lay.k, None if grads is None else grads[0],
+            per, sw, cw, code, *plan.kernel_params, params.get("ignore_index"), threads)
+
+    def run_numpy(self, plan, lay, params, sw, code):
+        t, p = lay.target, lay.preds[0]
+        result = plan.numpy(t.reshape(-1) if self.sparse else t.reshape(-1, lay.k),
+                            p.reshape(-1, lay.k), params)
+        value, grad = _numpy.reduce(result, None if sw is None else sw.reshape(-1), code)
+        return value, (grad,)
+
+
+ROW_FAMILIES = {kind: RowFamily(kind) for kind in _KIND_CODES}
 
 
 class PairFamily(Family):
@@ -399,7 +340,7 @@ axes and the per-sample loss is the mean over classes.  ``sample_weight`` has sh
 class ElementwiseFamily(Family):
     """Elementwise (y_true, y_pred) losses whose Plan brings its own engine (custom losses).
 
-    ``plan.kernel`` is a callable ``engine(target, pred, grad, per, sw, code, params,
+    ``plan.kernel`` is a callable ``engine(target, pred, k, grad, per, sw, code, params,
     threads) -> value`` on the rows of the layout, or None when the loss has only its NumPy
     form; the per-sample loss is the mean (or, with ``last_axis="sum"``, the sum) over the
     last axis of >= 2-D inputs, a 1-D input being N samples of one output.
@@ -422,45 +363,127 @@ Shapes: y_true and y_pred have one shape; the last axis is the output axis.  y_p
             return Layout(t, (p,), (result_dtype,), 1, p.shape)
         return Layout(t, (p,), (result_dtype,), p.shape[-1], p.shape[:-1])
 
-    def run_compiled(self, plan, lay, grads, per, sw, code, threads):
+    def run_compiled(self, plan, lay, grads, per, sw, cw, code, threads, params):
         if plan.kernel is None:
             return None
         return plan.kernel(lay.target, lay.preds[0], lay.k, None if grads is None else grads[0],
                            per, sw, code, plan.kernel_params, threads)
 
 
-class FamilyLoss(Loss):
-    """A loss run by a :class:`Family`: several inputs, whole-sample or custom losses.
+class Loss:
+    """A loss function with its gradient; see the instance's docstring for the maths.
 
-    Call it with the arrays its family names (``loss.inputs``), in that order, then the same
-    keywords as every loss.  With several differentiated inputs ``grad`` returns a tuple and
-    ``out=`` takes a tuple of buffers.
+    Every kind of loss runs through one call path, :meth:`_run`: its family lays out and
+    validates the arrays, then the parameters, weights, reduction (:mod:`fastloss._reduction`),
+    ``out`` buffers and dtypes are handled here once.  Losses of (y_true, y_pred) rows also
+    have a compiled per-call fast path that only decides whether a call is already well
+    formed; anything else (and every error) goes through :meth:`_run`.
     """
+
+    def __new__(cls, spec=None, **params):
+        # A spec whose family takes other arrays (several inputs, custom ...) makes a
+        # FamilyLoss.  (spec may be missing when copy / pickle recreate an instance.)
+        if cls is Loss and spec is not None and not isinstance(spec.family, RowFamily):
+            cls = FamilyLoss
+        return super().__new__(cls)
 
     def __init__(self, spec, **params):
         self.spec = spec
         self.params = spec.resolve(params)
-        self.__doc__ = spec.doc + "\n" + spec.family.semantics
+        self.__doc__ = _doc(spec, self.params)
+        if isinstance(spec.family, RowFamily):
+            self.__doc__ = self.__doc__.replace(spec.family.semantics, _semantics(spec))
+        self.__signature__ = signature(spec, self.params)
+        self._fast = self._fast_args()
+        self._fast_cache = {}
+
+    @property
+    def name(self):
+        return self.spec.name
 
     @property
     def inputs(self):
         """Names of the array arguments, in call order."""
         return self.spec.family.inputs
 
-    def __call__(self, *arrays, reduction="mean", sample_weight=None, n_threads=None,
-                 **params):
+    def __repr__(self):
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.params.items()
+                          if v is not self.spec.params[k].default
+                          and not (isinstance(v, np.ndarray)))
+        return f"fastloss.{self.spec.name}({shown})" if shown else f"fastloss.{self.spec.name}"
+
+    # ---- the compiled fast path (row kinds only) ----
+
+    def _fast_for(self, params):
+        """Fast-path arguments for call-time parameters such as ``from_logits=True``,
+        resolved once per distinct parameter set and cached (None: take the general path,
+        which also raises for invalid values)."""
+        try:
+            key = tuple(sorted((k, type(v), v) for k, v in params.items()))
+            hit = self._fast_cache.get(key, _MISSING)
+        except TypeError:            # unhashable values (arrays): no caching
+            return None
+        if hit is _MISSING:
+            try:
+                hit = Loss(self.spec, **{**self.params, **params})._fast
+            except (TypeError, ValueError):
+                hit = None
+            if len(self._fast_cache) < 64:
+                self._fast_cache[key] = hit
+        return hit
+
+    def _fast_args(self):
+        """Arguments of the compiled fast path for these parameters (None: not eligible).
+
+        The kernel plan is resolved once per dtype here, so a call with kernel-ready arrays
+        costs a few C-level checks and the kernel (see ``fastloss._kernels.fast``)."""
+        kind = _KIND_CODES.get(self.spec.kind)
+        cw = self.params.get("class_weight")
+        if (kind is None or self.spec.check is not None
+                or (cw is not None and self.spec.kind != "sparse")):
+            return None
+        plans = [self.spec.plan(_with_eps(self.params, dtype)) for dtype in (V.F32, V.F64)]
+        if plans[0].kernel != plans[1].kernel:
+            return None
+        return (plans[0].kernel, kind, tuple(plans[0].kernel_params),
+                tuple(plans[1].kernel_params), self.params.get("ignore_index"), cw)
+
+    def __call__(self, y_true, y_pred, *, reduction="mean", sample_weight=None,
+                 n_threads=None, **params):
         """The loss: a float, or the per-sample losses for ``reduction="none"``."""
-        return self._run(arrays, reduction, sample_weight, n_threads, params, False, None)[0]
+        fast = self._fast_for(params) if params else self._fast
+        if fast is not None and sample_weight is None and (
+                _State.default_compiled if _override() is None else _override() == "cython"):
+            value = _config._kernels.fast(fast[0], fast[1], y_true, y_pred, None, reduction,
+                                          fast[2], fast[3], fast[4], fast[5], n_threads,
+                                          False)
+            if value is not None:
+                return value
+        return self._run((y_true, y_pred), reduction, sample_weight, n_threads, params,
+                         False, None)[0]
 
-    def grad(self, *arrays, reduction="mean", sample_weight=None, out=None, n_threads=None,
-             **params):
-        """d(reduced loss)/d input for each differentiated input (a tuple when several)."""
-        return self._run(arrays, reduction, sample_weight, n_threads, params, True, out)[1]
+    def grad(self, y_true, y_pred, *, reduction="mean", sample_weight=None, out=None,
+             n_threads=None, **params):
+        """d(reduced loss)/d y_pred, shaped like y_pred (written into ``out`` if given)."""
+        return self.value_and_grad(y_true, y_pred, reduction=reduction,
+                                   sample_weight=sample_weight, out=out,
+                                   n_threads=n_threads, **params)[1]
 
-    def value_and_grad(self, *arrays, reduction="mean", sample_weight=None, out=None,
-                       n_threads=None, **params):
-        """(loss, gradient(s)) from one fused pass; with ``out=`` nothing else is allocated."""
-        return self._run(arrays, reduction, sample_weight, n_threads, params, True, out)
+    def value_and_grad(self, y_true, y_pred, *, reduction="mean", sample_weight=None,
+                       out=None, n_threads=None, **params):
+        """(loss, gradient) from one fused pass; with ``out=`` nothing else is allocated."""
+        fast = self._fast_for(params) if params else self._fast
+        if fast is not None and sample_weight is None and (
+                _State.default_compiled if _override() is None else _override() == "cython"):
+            result = _config._kernels.fast(fast[0], fast[1], y_true, y_pred, out, reduction,
+                                           fast[2], fast[3], fast[4], fast[5], n_threads,
+                                           True)
+            if result is not None:
+                return result
+        return self._run((y_true, y_pred), reduction, sample_weight, n_threads, params,
+                         True, out)
+
+    # ---- the one general call path ----
 
     def _run(self, arrays, reduction, sample_weight, n_threads, params, want_grad, out):
         spec = self.spec
@@ -472,29 +495,39 @@ class FamilyLoss(Loss):
         code = V.reduction_code(reduction)
         threads = V.n_threads(n_threads)
         lay = family.layout(arrays, prm)
+        if spec.check is not None:
+            spec.check(lay.target, lay.preds[0], prm)
         sw = None if sample_weight is None else V.sample_weight(sample_weight, lay.per_shape)
+        sw, cw = family.weights(lay, sw, prm)
         shape = lay.preds[0].shape
         compute = lay.preds[0].dtype
+        prm = _with_eps(prm, compute)
         value_dtype = lay.result_dtypes[0] if len(lay.result_dtypes) == 1 else \
             np.result_type(*lay.result_dtypes)
 
         grads = outs = None
         if want_grad:
-            outs = V.out_buffers(out, shape, lay.result_dtypes,
-                                 family.inputs[len(family.inputs) - family.n_preds:])
+            names = family.inputs[len(family.inputs) - family.n_preds:]
+            outs = V.out_buffers(out, shape, lay.result_dtypes, names)
+            read = tuple(a for a in arrays + lay.preds + (lay.target,)
+                         if isinstance(a, np.ndarray))
             for i, o in enumerate(outs):
-                V.no_overlap(o, lay.preds, f"out[{i}]" if len(outs) > 1 else "out",
-                             "an input")
-            grads = tuple(o if (o is not None and o.dtype == compute) else
-                          np.empty(shape, compute) for o in outs)
+                V.no_overlap(o, read, f"out[{i}]" if len(outs) > 1 else "out",
+                             f"the inputs ({', '.join(family.inputs)})")
+            grads = tuple(o if V.writes_directly(o, compute) else np.empty(shape, compute)
+                          for o in outs)
         per = np.empty(lay.per_shape, compute) if code == 0 else None
 
         plan = spec.plan(prm)
         value = None
-        if _config.state.backend == "cython":
-            value = family.run_compiled(plan, lay, grads, per, sw, code, threads)
+        if _state.compiled:
+            value = family.run_compiled(plan, lay, grads, per, sw, cw, code, threads, prm)
         if value is None:     # the NumPy backend, or a loss that only has its NumPy form
             value, grads2 = family.run_numpy(plan, lay, prm, sw, code)
+            if plan.kernel in _probability_kernels():   # after the twin's label checks
+                error = V.probability_error(lay.preds[0])
+                if error is not None:
+                    raise error
             if want_grad:
                 for g, g2 in zip(grads, grads2):
                     g[...] = g2.reshape(shape)
@@ -511,11 +544,44 @@ class FamilyLoss(Loss):
         return value, grads
 
 
+class FamilyLoss(Loss):
+    """A loss of other arrays than (y_true, y_pred): several inputs, whole-sample or custom.
+
+    Call it with the arrays its family names (``loss.inputs``), in that order, then the same
+    keywords as every loss.  With several differentiated inputs ``grad`` returns a tuple and
+    ``out=`` takes a tuple of buffers.
+    """
+
+    def _fast_args(self):
+        return None
+
+    def __call__(self, *arrays, reduction="mean", sample_weight=None, n_threads=None,
+                 **params):
+        """The loss: a float, or the per-sample losses for ``reduction="none"``."""
+        return self._run(arrays, reduction, sample_weight, n_threads, params, False, None)[0]
+
+    def grad(self, *arrays, reduction="mean", sample_weight=None, out=None, n_threads=None,
+             **params):
+        """d(reduced loss)/d input for each differentiated input (a tuple when several)."""
+        return self._run(arrays, reduction, sample_weight, n_threads, params, True, out)[1]
+
+    def value_and_grad(self, *arrays, reduction="mean", sample_weight=None, out=None,
+                       n_threads=None, **params):
+        """(loss, gradient(s)) from one fused pass; with ``out=`` nothing else is allocated."""
+        return self._run(arrays, reduction, sample_weight, n_threads, params, True, out)
+
+
+def _probability_kernels():
+    from ._registry import PROBABILITY_KERNELS
+    return PROBABILITY_KERNELS
+
+
 def _returned(grad, out, dtype):
-    """The gradient as returned: in ``out`` when given, in the input's dtype."""
+    """The gradient as returned: in ``out`` when given, in the result dtype."""
+    if out is not None:
+        if grad is not out:
+            out[...] = grad
+        return out
     if grad.dtype == dtype:
         return grad
-    if out is not None:
-        out[...] = grad
-        return out
     return grad.astype(dtype)

@@ -6,15 +6,37 @@ through with a handful of attribute reads.
 """
 import math
 import numbers
+import os
 
 import numpy as np
 
-REDUCTIONS = ("mean", "sum", "none", "sum_over_batch_size")
-REDUCTION_CODES = {"none": 0, "sum": 1, "mean": 2, "sum_over_batch_size": 3}
+from ._reduction import CODES as REDUCTION_CODES
+from ._reduction import REDUCTIONS
 
 F32 = _F32 = np.dtype(np.float32)
 F64 = _F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
+_INT64_MIN, _INT64_MAX = -2**63, 2**63 - 1
+
+try:
+    N_CPUS = len(os.sched_getaffinity(0))
+except (AttributeError, OSError):
+    N_CPUS = os.cpu_count() or 1
+
+
+def kernel_ready(a, dtype):
+    """``a`` as the kernels read it: ``dtype`` in native byte order, aligned, C-contiguous.
+
+    Returns ``a`` itself when it already is (the common case: a few flag reads), else one
+    converted copy - so big-endian, unaligned and strided inputs give the native answer."""
+    if a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned:
+        return a
+    return np.array(a, dtype=dtype, order="C", copy=True)
+
+
+def native(dtype):
+    """``dtype`` in native byte order (results are returned natively)."""
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
 
 
 def _as_array(x, name):
@@ -47,16 +69,14 @@ def prediction(y_pred, name="y_pred"):
     else:
         kind = _numeric_kind(y_pred, name)
         if kind == "f" and dt.itemsize <= 4:
-            compute, result_dtype = _F32, dt
+            compute, result_dtype = _F32, native(dt)
         else:
             compute = result_dtype = _F64
     if y_pred.ndim == 0:
         raise ValueError(f"{name} must have at least one dimension (a batch); got a scalar")
     if y_pred.size == 0:
         raise ValueError(f"{name} is an empty batch (shape {y_pred.shape})")
-    if dt != compute or not y_pred.flags.c_contiguous:
-        y_pred = np.ascontiguousarray(y_pred, dtype=compute)
-    return y_pred, result_dtype
+    return kernel_ready(y_pred, compute), result_dtype
 
 
 def target_like(y_true, y_pred, name="y_true"):
@@ -67,10 +87,7 @@ def target_like(y_true, y_pred, name="y_true"):
                          f"{y_pred.shape}; they must match")
     if y_true.dtype != y_pred.dtype:
         _numeric_kind(y_true, name)
-        return np.ascontiguousarray(y_true, dtype=y_pred.dtype)
-    if not y_true.flags.c_contiguous:
-        return np.ascontiguousarray(y_true)
-    return y_true
+    return kernel_ready(y_true, y_pred.dtype)
 
 
 def labels(y_true, y_pred, name="y_true"):
@@ -84,13 +101,60 @@ def labels(y_true, y_pred, name="y_true"):
                             f"probability targets")
         raise TypeError(f"{name} must hold integer class labels, got dtype {y_true.dtype}")
     if y_true.shape != y_pred.shape[:-1]:
-        raise ValueError(f"{name} has shape {y_true.shape}; integer labels must have shape "
-                         f"y_pred.shape[:-1] = {y_pred.shape[:-1]}")
+        if y_true.shape == y_pred.shape[:-1] + (1,):   # (..., 1) column of labels, as Keras
+            y_true = y_true.reshape(y_pred.shape[:-1])   # accepts (it squeezes them too)
+        else:
+            raise ValueError(f"{name} has shape {y_true.shape}; integer labels must have "
+                             f"shape y_pred.shape[:-1] = {y_pred.shape[:-1]} (or that shape "
+                             f"with a trailing axis of 1)")
     if kind == "u" and y_true.dtype.itemsize == 8 and y_true.size and y_true.max() > 2**62:
-        raise ValueError(f"{name} holds labels too large to be class indices")
-    if y_true.dtype != _I64 or not y_true.flags.c_contiguous:
-        y_true = np.ascontiguousarray(y_true, dtype=_I64)
-    return y_true
+        i = int(np.argmax(y_true.ravel() > 2**62))
+        raise label_error(y_true.ravel()[i], i, y_pred.shape[-1], None, name)
+    return kernel_ready(y_true, _I64)
+
+
+def check_class_argument_mix(y_true, y_pred, p, sparse):
+    """Recognise the two classic mix-ups of class losses and say what to do instead:
+    PyTorch's (input, target) order - integer labels passed as y_pred, scores as y_true - and
+    integer labels given to a loss that takes probability rows."""
+    if isinstance(y_true, np.ndarray):
+        t_kind, t_shape = y_true.dtype.kind, y_true.shape
+    else:
+        try:
+            t = np.asarray(y_true)
+        except (ValueError, TypeError):
+            return
+        t_kind, t_shape = t.dtype.kind, t.shape
+    p_kind = getattr(y_pred, "dtype", np.asarray(y_pred).dtype).kind
+    if p_kind in "iub" and t_kind == "f" and t_shape[:-1] == p.shape and len(t_shape) >= 2:
+        raise TypeError(
+            f"y_pred holds integers of shape {p.shape} and y_true floats of shape {t_shape}: "
+            f"the arguments look swapped.  fastloss takes (y_true, y_pred), as Keras and "
+            f"scikit-learn - the labels first, then the scores - not PyTorch's (input, target)")
+    if not sparse and t_kind in "iu" and t_shape == p.shape[:-1]:
+        raise ValueError(
+            f"y_true holds integer labels of shape {t_shape}, but this loss takes probability "
+            f"rows shaped like y_pred {p.shape} (one-hot or soft targets); for integer class "
+            f"labels use sparse_categorical_cross_entropy")
+
+
+def label_error(label, index, n_classes, ignore_index, name="y_true"):
+    """The one wording of a label outside [0, n_classes) (every path raises this)."""
+    extra = "" if ignore_index is None else f" and not ignore_index={ignore_index}"
+    return ValueError(f"{name} holds label {label} at flat index {index}, outside "
+                      f"[0, {n_classes}){extra}")
+
+
+def first_bad_label(labels, n_classes, ignore_index, name="y_true"):
+    """The error for the first label outside [0, n_classes) that is not ignored, or None."""
+    flat = labels.reshape(-1)
+    bad = (flat < 0) | (flat >= n_classes)
+    if ignore_index is not None:
+        bad &= flat != ignore_index
+    if not bad.any():
+        return None
+    i = int(np.flatnonzero(bad)[0])
+    return label_error(int(flat[i]), i, n_classes, ignore_index, name)
 
 
 def sample_weight(weight, per_sample_shape, name="sample_weight"):
@@ -104,31 +168,41 @@ def sample_weight(weight, per_sample_shape, name="sample_weight"):
             raise ValueError(f"{name} has shape {w.shape}; it must have the shape of the "
                              f"per-sample losses {per_sample_shape} (or broadcast to it)"
                              ) from None
-    if w.dtype != _F64 or not w.flags.c_contiguous:
-        w = np.ascontiguousarray(w, dtype=_F64)
+    w = kernel_ready(w, _F64)
+    check_weights_finite(w, name)
     return w
 
 
 def check_weights_finite(w, name):
-    """NumPy-backend twin of the kernel's weight check."""
+    """Weights must be finite and >= 0 (the one check and wording, for every path)."""
     bad = ~((w >= 0) & np.isfinite(w))
     if bad.any():
         i = int(np.flatnonzero(bad.ravel())[0])
-        raise ValueError(f"{name} must be finite and >= 0; {name}[{i}] = {w.ravel()[i]}")
+        where = f"{name}[{i}]" if w.ndim <= 1 else \
+            f"{name}[{', '.join(map(str, np.unravel_index(i, w.shape)))}]"
+        raise ValueError(f"{name} must be finite and >= 0; {where} = {w.ravel()[i]}")
 
 
 def out_buffer(out, shape, dtype, name="out"):
+    """A valid gradient buffer: an ndarray of the gradient's shape and dtype (either byte
+    order), C-contiguous and writable.  One that the kernels cannot write directly
+    (big-endian, unaligned) is filled from a native buffer (see :func:`writes_directly`)."""
     if type(out) is not np.ndarray:
         raise ValueError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != shape:
         raise ValueError(f"{name} has shape {out.shape}; the gradient has shape {shape}")
-    if out.dtype != dtype:
+    if native(out.dtype) != dtype:
         raise ValueError(f"{name} has dtype {out.dtype}; the gradient has dtype {dtype}")
     if not out.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous")
     if not out.flags.writeable:
         raise ValueError(f"{name} must be writable")
     return out
+
+
+def writes_directly(out, dtype):
+    """Whether the kernels may write a ``dtype`` gradient straight into ``out``."""
+    return out is not None and out.dtype == dtype and out.flags.aligned
 
 
 def no_overlap(out, arrays, name, what):
@@ -139,12 +213,13 @@ def no_overlap(out, arrays, name, what):
 
 
 def n_threads(value):
-    """None -> 0 (library default); a positive int -> itself."""
+    """None -> 0 (library default); an int >= 1 -> itself, capped at the CPUs this process
+    may use (asking for more threads than CPUs only adds switching)."""
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"n_threads must be None or an int >= 1, got {value!r}")
-    return int(value)
+    return min(int(value), N_CPUS)
 
 
 def reduction_code(reduction):
@@ -201,11 +276,15 @@ def optional_eps(name):
 
 
 def optional_int(name):
+    """None or an int that fits in int64 (labels are int64)."""
     def check(value):
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ValueError(f"{name} must be None or an int, got {value!r}")
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValueError(f"{name} must be None or an int in [-2**63, 2**63 - 1] (labels "
+                             f"are int64), got {value!r}")
         return int(value)
     return check
 
@@ -219,11 +298,29 @@ def optional_class_weight(name):
         if w.ndim != 1 or w.size == 0:
             raise ValueError(f"{name} must be a 1-D array with one weight per class, "
                              f"got shape {w.shape}")
-        w = np.ascontiguousarray(w, dtype=_F64)
+        w = np.array(w, dtype=_F64, order="C", copy=True)   # the caller's array is theirs
         check_weights_finite(w, name)
         w.flags.writeable = False
         return w
     return check
+
+
+def probability_error(p, name="y_pred"):
+    """The error for the first value of ``p`` outside [0, 1] (NaN passes), or None.  The
+    compiled kernels flag such a value in their fused pass and the caller words it here."""
+    flat = p.reshape(-1)
+    bad = (flat < 0) | (flat > 1)
+    if not bad.any():
+        return None
+    i = int(np.flatnonzero(bad)[0])
+    return ValueError(f"{name} holds {float(flat[i])!r} at flat index {i}, outside [0, 1], but this "
+                      f"loss takes probabilities; if these are logits, pass from_logits=True")
+
+
+def class_weight_error(cw, n_classes, name="class_weight"):
+    """The one wording of a class_weight whose length is not the number of classes."""
+    return ValueError(f"{name} has {cw.shape[0]} entries but y_pred has {n_classes} classes; "
+                      f"it needs one weight per class")
 
 
 # ---- losses of several inputs (metric learning, segmentation) -----------------------------
@@ -244,7 +341,7 @@ def predictions(arrays, names):
     compute = pairs[0][0].dtype
     if any(p.dtype != compute for p, _ in pairs):
         compute = np.result_type(*(p.dtype for p, _ in pairs))
-    preds = tuple(p if p.dtype == compute else p.astype(compute) for p, _ in pairs)
+    preds = tuple(kernel_ready(p, compute) for p, _ in pairs)
     return preds, tuple(r for _, r in pairs)
 
 
@@ -255,9 +352,7 @@ def row_labels(y_true, dtype, per_sample_shape, name="y_true"):
     if y_true.shape != per_sample_shape:
         raise ValueError(f"{name} has shape {y_true.shape}; it must hold one label per sample, "
                          f"shape {per_sample_shape} (the inputs' shape without the last axis)")
-    if y_true.dtype != dtype or not y_true.flags.c_contiguous:
-        y_true = np.ascontiguousarray(y_true, dtype=dtype)
-    return y_true
+    return kernel_ready(y_true, dtype)
 
 
 def _first_bad(bad, y, name, expected):

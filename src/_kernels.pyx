@@ -35,6 +35,12 @@ from libc.math cimport isfinite
 
 cnp.import_array()
 
+# The one definition of the reductions and the one wording of errors (fastloss/_reduction.py,
+# fastloss/_validation.py): this module only computes the sums they need.
+from fastloss._reduction import denominator as _denominator, gradient_scale as _gradient_scale
+from fastloss._reduction import value as _reduced_value
+from fastloss._validation import label_error as _label_error
+
 cdef extern from "numpy/arrayobject.h":
     bint PyArray_CheckExact(object op)
 
@@ -98,7 +104,7 @@ try:
 except (AttributeError, OSError):
     _n_cpus = os.cpu_count() or 1
 
-REDUCTION_CODES = {"none": 0, "sum": 1, "mean": 2, "sum_over_batch_size": 3}
+from fastloss._reduction import CODES as REDUCTION_CODES
 
 # ---- runtime CPU dispatch (see src/fl_isa.h) ----
 ctypedef fl_block_fn (*block_getter)(int kernel, int is_double) noexcept nogil
@@ -250,20 +256,14 @@ cdef double _run_blocks(fl_block_fn fn, const fl_args *args, block_plan plan) ex
     return total
 
 
-cdef double _weight_sum(const double *sw, Py_ssize_t n_rows) except? -1.0:
-    """Sum of the sample weights; ValueError at the first negative or non-finite one."""
-    cdef Py_ssize_t i, bad = -1
-    cdef double wsum = 0.0, w
+cdef double _weight_sum(const double *sw, Py_ssize_t n_rows) noexcept:
+    """Sum of the sample weights (validated finite and >= 0 by fastloss._validation; a NaN
+    weight from a NaN target's class weight gives a NaN loss, as NaN input should)."""
+    cdef Py_ssize_t i
+    cdef double wsum = 0.0
     with nogil:
         for i in range(n_rows):
-            w = sw[i]
-            if not (w >= 0.0 and isfinite(w)):
-                bad = i
-                break
-            wsum += w
-    if bad >= 0:
-        raise ValueError(f"sample_weight must be finite and >= 0; "
-                         f"sample_weight[{bad}] = {sw[bad]}")
+            wsum += sw[i]
     return wsum
 
 
@@ -291,6 +291,12 @@ cdef inline int _is_float(cnp.ndarray a, int typenum):
     return cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_IS_C_CONTIGUOUS(a)
 
 
+cdef inline bint _kernel_ready(cnp.ndarray a, int typenum):
+    """C-contiguous, aligned, native byte order and of this type: what the C loops read."""
+    return (cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_IS_C_CONTIGUOUS(a)
+            and cnp.PyArray_ISALIGNED(a) and cnp.PyArray_ISNOTSWAPPED(a))
+
+
 cdef dict _REDUCTION_CODES = REDUCTION_CODES
 cdef tuple _NO_PARAMS = (0.0, 0.0, 0.0, 0.0)
 
@@ -298,16 +304,20 @@ cdef tuple _NO_PARAMS = (0.0, 0.0, 0.0, 0.0)
 def fast(int kernel, int kind, object y_true, object y_pred, object out, object reduction,
          tuple params32, tuple params64, object ignore_index, object class_weight,
          object n_threads, bint want_grad):
-    """The per-call fast path for kernel-ready inputs.
+    """The per-call fast path: it only answers "is this call already well formed?".
 
-    Takes C-contiguous float32/float64 ``y_pred`` with targets already in the kernel's form
-    (kind 0 elementwise / 1 categorical: same dtype and shape; kind 2 sparse: int64 labels of
-    shape ``y_pred.shape[:-1]``), ``out`` None or a matching buffer, a reduction other than
-    "none" and no sample weights.  Everything is checked here at C speed; anything else
-    returns None and the Python layer takes the general path (which also words the errors).
-    Returns ``(value, grad)`` (``want_grad``) or the value.
+    A well-formed call has C-contiguous, aligned, native-byte-order float32/float64
+    ``y_pred`` with targets already in the kernel's form (kind 0 elementwise / 1
+    categorical: same dtype and shape; kind 2 sparse: int64 labels of shape
+    ``y_pred.shape[:-1]``), ``out`` None or a matching buffer that shares no memory with
+    them, a bound ``class_weight`` of one entry per class, a reduction other than "none" and
+    no sample weights.  Anything else returns None and the Python layer takes the general
+    path, whose validator alone words the errors (labels are checked as the kernel reads
+    them, with the same wording).  Returns ``(value, grad)`` (``want_grad``) or the value.
     """
     if not PyArray_CheckExact(y_pred) or not PyArray_CheckExact(y_true):
+        return None
+    if len(params32) != 4 or len(params64) != 4 or kind < 0 or kind > 2:
         return None
     cdef object code_obj = _REDUCTION_CODES.get(reduction) if type(reduction) is str else None
     if code_obj is None or code_obj == RED_NONE:
@@ -316,27 +326,29 @@ def fast(int kernel, int kind, object y_true, object y_pred, object out, object 
     if n_threads is not None:
         if type(n_threads) is not int or n_threads < 1:
             return None
-        nt = n_threads
+        nt = _n_cpus if n_threads > _n_cpus else n_threads
     cdef cnp.ndarray p = <cnp.ndarray>y_pred
     cdef cnp.ndarray t = <cnp.ndarray>y_true
     cdef int typenum = cnp.PyArray_TYPE(p)
-    if (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or not cnp.PyArray_IS_C_CONTIGUOUS(p):
+    if (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or not _kernel_ready(p, typenum):
         return None
     cdef int ndim = cnp.PyArray_NDIM(p)
-    if ndim == 0 or cnp.PyArray_SIZE(p) == 0 or not cnp.PyArray_IS_C_CONTIGUOUS(t):
+    if ndim == 0 or cnp.PyArray_SIZE(p) == 0:
         return None
     cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(p)
     cdef cnp.npy_intp *tdims = cnp.PyArray_DIMS(t)
     cdef int i, tndim = cnp.PyArray_NDIM(t)
     if kind == 2:
-        if cnp.PyArray_TYPE(t) != cnp.NPY_INT64 or tndim != ndim - 1:
+        if not _kernel_ready(t, cnp.NPY_INT64) or tndim != ndim - 1:
             return None
-    elif cnp.PyArray_TYPE(t) != typenum or tndim != ndim:
+    elif not _kernel_ready(t, typenum) or tndim != ndim:
         return None
     for i in range(tndim):
         if tdims[i] != dims[i]:
             return None
     cdef Py_ssize_t k = 1 if (kind == 0 and ndim == 1) else dims[ndim - 1]
+    if class_weight is not None and cnp.PyArray_SIZE(<cnp.ndarray?>class_weight) != k:
+        return None
     cdef cnp.ndarray g = None
     if want_grad:
         if out is None:
@@ -345,12 +357,14 @@ def fast(int kernel, int kind, object y_true, object y_pred, object out, object 
             if not PyArray_CheckExact(out):
                 return None
             g = <cnp.ndarray>out
-            if (cnp.PyArray_TYPE(g) != typenum or not cnp.PyArray_IS_C_CONTIGUOUS(g)
-                    or not cnp.PyArray_ISWRITEABLE(g) or cnp.PyArray_NDIM(g) != ndim):
+            if (not _kernel_ready(g, typenum) or not cnp.PyArray_ISWRITEABLE(g)
+                    or cnp.PyArray_NDIM(g) != ndim):
                 return None
             for i in range(ndim):
                 if cnp.PyArray_DIMS(g)[i] != dims[i]:
                     return None
+            if _overlaps(g, p) or _overlaps(g, t):
+                return None
     cdef tuple prm = params32 if typenum == cnp.NPY_FLOAT else params64
     value = _run_impl(kernel, t, p, k, g, None, None, class_weight, <int>code_obj,
                       <double>prm[0], <double>prm[1], <double>prm[2], <double>prm[3],
@@ -444,21 +458,14 @@ cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssi
         arr = <cnp.ndarray?>class_weight
         if not _is_float(arr, cnp.NPY_DOUBLE) or cnp.PyArray_SIZE(arr) != k:
             raise ValueError("class_weight must be float64, one value per class")
-        cw = <const double *>cnp.PyArray_DATA(arr)
-        with nogil:
-            for i in range(k):
-                if not (cw[i] >= 0.0 and isfinite(cw[i])):
-                    bad = i
-                    break
-        if bad >= 0:
-            raise ValueError(f"class_weight must be finite and >= 0; "
-                             f"class_weight[{bad}] = {cw[bad]}")
         if not sparse:
             raise ValueError("class_weight is only taken by the sparse kernels")
+        cw = <const double *>cnp.PyArray_DATA(arr)
         args.class_weight = cw
 
-    # Pre-pass over the (small) per-sample data: check labels and weights and find the
-    # reduction's denominator, so that the fused pass can scale the gradient as it writes it.
+    # Pre-pass over the (small) per-sample data: count the samples and sum their weights for
+    # the reduction's denominator, so that the fused pass can scale the gradient as it
+    # writes it.  (Labels are read once more, and range-checked again, by the kernel.)
     cdef const int64_t *labels
     cdef int64_t ign = 0, lab
     cdef bint has_ign = False
@@ -466,7 +473,10 @@ cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssi
     cdef bint weighted = sw != NULL or cw != NULL
     if sparse:
         if ignore_index is not None:
-            ign = ignore_index
+            try:
+                ign = ignore_index
+            except OverflowError:
+                raise ValueError(f"ignore_index must fit in int64, got {ignore_index!r}") from None
             has_ign = True
         args.ignore_index = ign
         args.has_ignore = has_ign
@@ -474,12 +484,6 @@ cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssi
         with nogil:
             counted = 0
             for i in range(n_rows):
-                w = 1.0
-                if sw != NULL:
-                    w = sw[i]
-                    if not (w >= 0.0 and isfinite(w)):
-                        bad = -2 - i
-                        break
                 lab = labels[i]
                 if has_ign and lab == ign:
                     continue
@@ -487,37 +491,24 @@ cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssi
                     bad = i
                     break
                 counted += 1
-                if cw != NULL:
-                    w = w * cw[lab]
-                wsum += w
+                if weighted:
+                    w = 1.0 if sw == NULL else sw[i]
+                    if cw != NULL:
+                        w = w * cw[lab]
+                    wsum += w
         if bad >= 0:
-            raise ValueError(f"y_true holds label {labels[bad]} at flat index {bad}, outside "
-                             f"[0, {k})" + ("" if not has_ign else f" and not ignore_index={ign}"))
-        if bad <= -2:
-            i = -2 - bad
-            raise ValueError(f"sample_weight must be finite and >= 0; "
-                             f"sample_weight[{i}] = {sw[i]}")
+            raise _label_error(labels[bad], bad, k, ignore_index if has_ign else None)
     elif sw != NULL:
         wsum = _weight_sum(sw, n_rows)
 
-    cdef double denom
-    if reduction == RED_NONE or reduction == RED_SUM:
-        denom = 1.0
-    elif reduction == RED_MEAN:
-        denom = wsum if weighted else <double>counted
-    elif reduction == RED_SOBS:
-        denom = <double>counted
-    else:
+    if reduction < RED_NONE or reduction > RED_SOBS:
         raise ValueError(f"unknown reduction code {reduction}")
-    # Nothing counted (every label ignored, or all weights 0): the mean is 0/0 = NaN, as in
-    # PyTorch, and the gradient is 0.
-    args.scale = 1.0 / denom if denom != 0.0 else 0.0
+    cdef double denom = _denominator(reduction, counted, wsum if weighted else None)
+    args.scale = _gradient_scale(denom)
 
     cdef block_plan plan = _plan_blocks(n_rows, k, size, n_threads)
     cdef double total = _run_blocks(fn, &args, plan)
-    if reduction == RED_NONE or reduction == RED_SUM:
-        return total
-    return total / denom
+    return _reduced_value(total, denom, reduction)
 
 
 # ---- kernels of several inputs: metric learning and segmentation (ids 40-59) -----------------
@@ -614,7 +605,7 @@ def run_multi(int kernel, object y_true, tuple inputs, object grads, Py_ssize_t 
     args.param[1] = p1
     args.param[2] = p2
     args.param[3] = p3
-    if n_classes < 1 or inner < 1 or k % (n_classes * inner) != 0:
+    if n_classes < 1 or inner < 1 or n_classes > k or inner > k or k % (n_classes * inner) != 0:
         raise ValueError(f"a row of {k} elements cannot be laid out as "
                          f"(outer, {n_classes} classes, {inner})")
     args.n_classes = n_classes
@@ -634,16 +625,11 @@ def run_multi(int kernel, object y_true, tuple inputs, object grads, Py_ssize_t 
         args.sample_weight = <const double *>cnp.PyArray_DATA(arr)
         wsum = _weight_sum(args.sample_weight, n_rows)
 
-    cdef double denom
-    if reduction == RED_NONE or reduction == RED_SUM:
-        denom = 1.0
-    elif reduction == RED_MEAN:
-        denom = wsum if sample_weight is not None else <double>n_rows
-    elif reduction == RED_SOBS:
-        denom = <double>n_rows
-    else:
+    if reduction < RED_NONE or reduction > RED_SOBS:
         raise ValueError(f"unknown reduction code {reduction}")
-    args.scale = 1.0 / denom if denom != 0.0 else 0.0
+    cdef double denom = _denominator(reduction, n_rows,
+                                     wsum if sample_weight is not None else None)
+    args.scale = _gradient_scale(denom)
 
     cdef block_plan plan = _plan_blocks(n_rows, k, size * n_inputs, n_threads)
     cdef double total
@@ -656,9 +642,7 @@ def run_multi(int kernel, object y_true, tuple inputs, object grads, Py_ssize_t 
         total = _run_blocks(fn, &args, plan)
     finally:
         free(args.scratch)
-    if reduction == RED_NONE or reduction == RED_SUM:
-        return total
-    return total / denom
+    return _reduced_value(total, denom, reduction)
 
 
 def vmath(str name, cnp.ndarray x, level=None):

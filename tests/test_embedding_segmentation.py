@@ -257,8 +257,13 @@ def test_concurrent_calls_from_python_threads(backend):
     r = np.random.default_rng(3)
     inputs = [tuple(r.normal(size=(3, 3000, 8))) for _ in range(6)]
     expected = [fl.triplet.value_and_grad(*x, swap=True) for x in inputs]
+
+    def call(x):
+        with fl.use_backend(backend):       # the backend choice is per thread
+            return fl.triplet.value_and_grad(*x, swap=True)
+
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda x: fl.triplet.value_and_grad(*x, swap=True), inputs * 3))
+        results = list(pool.map(call, inputs * 3))
     for i, (value, grads) in enumerate(results):
         assert value == expected[i % 6][0]
         assert all(np.array_equal(g, e) for g, e in zip(grads, expected[i % 6][1]))

@@ -14,7 +14,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .._validation import check_weights_finite
+from .. import _reduction as R
 
 
 class RowResult(NamedTuple):
@@ -41,13 +41,10 @@ def elementwise(elem, mean_last_axis=True):
 
 
 def reduce(result, sample_weight, reduction_code):
-    """Apply weights and the reduction; return (value, gradient 2-D)."""
+    """Apply weights and the reduction (:mod:`fastloss._reduction`); return (value, gradient
+    2-D).  ``sample_weight`` has been validated (finite, >= 0) by the caller."""
     loss, grad, extra, valid = result
-    weighted = sample_weight is not None or extra is not None
-    w = None
-    if sample_weight is not None:
-        check_weights_finite(sample_weight, "sample_weight")
-        w = sample_weight
+    w = sample_weight
     if extra is not None:
         w = extra if w is None else w * extra
     count = loss.shape[0]
@@ -59,20 +56,15 @@ def reduce(result, sample_weight, reduction_code):
                 w = np.where(valid, w, 0.0)
             count = int(valid.sum())
         weighted_loss = loss if w is None else loss * w
-        if reduction_code in (0, 1):        # none, sum
-            denom = 1.0
-        elif reduction_code == 2:           # mean
-            denom = float(w.sum()) if weighted else float(count)
-        else:                               # sum_over_batch_size
-            denom = float(count)
-        scale = 1.0 / denom if denom != 0.0 else 0.0
+        denom = R.denominator(reduction_code, count, None if w is None else float(w.sum()))
+        scale = R.gradient_scale(denom)
         factor = scale if w is None else w * scale
         if np.ndim(factor):
             factor = factor[:, None]
         grad = (grad * factor).astype(grad.dtype, copy=False)
-        if reduction_code == 0:
+        if reduction_code == R.NONE:
             return weighted_loss, grad
-        return float(np.sum(weighted_loss) / denom) if denom != 0.0 else float("nan"), grad
+        return R.value(float(np.sum(weighted_loss)), denom, reduction_code), grad
 
 
 class MultiRowResult(NamedTuple):

@@ -7,6 +7,7 @@
 """
 import numpy as np
 
+from .._validation import first_bad_label
 from . import RowResult, elementwise
 
 
@@ -92,15 +93,10 @@ def cce_logit(y_true, y_pred, params):
 
 
 def _check_labels(labels, k, ignore_index):
+    error = first_bad_label(labels, k, ignore_index)
+    if error is not None:
+        raise error
     valid = None if ignore_index is None else labels != ignore_index
-    bad = (labels < 0) | (labels >= k)
-    if valid is not None:
-        bad &= valid
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        extra = "" if ignore_index is None else f" and not ignore_index={ignore_index}"
-        raise ValueError(f"y_true holds label {labels[i]} at flat index {i}, outside "
-                         f"[0, {k}){extra}")
     safe = labels if valid is None else np.where(valid, labels, 0)
     return safe, valid
 
