@@ -62,6 +62,7 @@ cdef extern from "fl_kernels.h" nogil:
     ctypedef double (*fl_block_fn)(const fl_args *a, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
     fl_block_fn fl_get_block(int kernel, int is_double)
     double fl_pairwise_sum(const double *a, Py_ssize_t n)
+    const char *fl_kernel_name(int kernel)
     int omp_get_max_threads()
     int FL_HAVE_OPENMP
     const char *FL_COMPILER
@@ -99,6 +100,10 @@ except (AttributeError, OSError):
     _n_cpus = os.cpu_count() or 1
 
 REDUCTION_CODES = {"none": 0, "sum": 1, "mean": 2, "sum_over_batch_size": 3}
+
+#: Kernel ids by name, from the X-macro table in fl_kernels.h (e.g. ``KERNELS["bce_prob"]``).
+KERNELS = {(<bytes>fl_kernel_name(i)).decode(): i for i in range(FL_N_KERNELS)
+           if fl_kernel_name(i) != NULL}
 
 # ---- runtime CPU dispatch (see src/fl_isa.h) ----
 ctypedef fl_block_fn (*block_getter)(int kernel, int is_double) noexcept nogil

@@ -65,6 +65,7 @@ static inline int omp_get_thread_num(void) { return 0; }
  * so families take ranges: 0-19 regression and classification core, 20-39 more regression,
  * classification and distribution losses, 40-59 metric learning and segmentation.
  * Adding a kernel = one line here + its block function in the family's impl file.
+ * NAME is also the kernel's public name (fl_kernel_name, and the Cython module's KERNELS).
  */
 #define FL_KERNELS(X)                                           \
     X(FL_MSE, 0, mse)                                           \
@@ -183,6 +184,16 @@ static inline fl_block_fn fl_get_block(int kernel, int is_double)
     return table[kernel][is_double ? 1 : 0];
 }
 #undef FL_TABLE_ENTRY
+
+/* The name of kernel `kernel` (the X-macro's NAME), or NULL if no kernel has that id. */
+#define FL_NAME_ENTRY(ID, NUMBER, NAME) [ID] = #NAME,
+static inline const char *fl_kernel_name(int kernel)
+{
+    static const char *const names[FL_N_KERNELS] = { FL_KERNELS(FL_NAME_ENTRY) };
+    if (kernel < 0 || kernel >= FL_N_KERNELS) return NULL;
+    return names[kernel];
+}
+#undef FL_NAME_ENTRY
 
 /* The kernels' exp/log/log1p over an array (which: 0 exp, 1 log, 2 log1p), for testing
  * their accuracy at every instruction-set level. */
