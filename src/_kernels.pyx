@@ -7,8 +7,9 @@ Design note
 * The per-element maths and the innermost loops are in ``fl_kernels.h`` (C), because the
   loss is accumulated in double precision and only ``#pragma omp simd reduction`` lets the
   compiler vectorise such a sum without ``-ffast-math``.  This module owns the rest:
-  checking every array before a pointer is taken, the reduction's denominator, the GIL,
-  the threads, and the combination of partial sums.
+  checking every array before a pointer is taken, the sums the reduction needs (its rules
+  are ``fastloss/_reduction.py``, the one definition every backend uses), the GIL, the
+  threads, and the combination of partial sums.
 * **Determinism.**  The rows are cut into blocks of about ``BLOCK_ELEMENTS`` elements.  Block
   boundaries depend on the data's shape only, each block's sum is written to its own slot,
   and the slots are added pairwise in a fixed order after the parallel loop (never an OpenMP
@@ -17,11 +18,14 @@ Design note
 * **Threads.**  ``n_threads <= 0`` means the library default: OpenMP's current maximum
   (which honours ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits``), capped at the
   CPUs this process may use, and one thread below ``PARALLEL_MIN_ELEMENTS`` elements, where
-  waking a team costs more than it saves.
-* **Safety.**  Everything the C code will dereference is checked here first: dtypes,
-  contiguity, sizes, labels inside ``[0, n_classes)``, weights finite and non-negative.
-  Python-level validation (``fastloss._validation``) gives the friendlier messages; these
-  checks are the last line and keep a wrong call from reading outside an array.
+  waking a team costs more than it saves.  An explicit count is capped at those CPUs too.
+* **One gate.**  ``fast`` only answers "is this call already well formed?" (native byte
+  order, aligned, C-contiguous, the dtypes the kernel takes); anything else goes to the
+  Python layer, whose validator (``fastloss._validation``) alone words errors.  The checks
+  in ``run``/``run_multi`` are the last line: they keep a wrong call of these private
+  functions from reading outside an array.  Labels are range-checked by the kernel as it
+  reads them (an unsigned compare) and probabilities outside [0, 1] flagged in the same
+  pass; the flags are raised here, worded by the validator.
 """
 import os
 
