@@ -499,6 +499,8 @@ class Loss:
             spec.check(lay.target, lay.preds[0], prm)
         sw = None if sample_weight is None else V.sample_weight(sample_weight, lay.per_shape)
         sw, cw = family.weights(lay, sw, prm)
+        if sw is not None and lay.preds[0].dtype == V.F32 and _extreme(sw):
+            lay = _in_float64(lay)
         shape = lay.preds[0].shape
         compute = lay.preds[0].dtype
         prm = _with_eps(prm, compute)
@@ -569,6 +571,27 @@ class FamilyLoss(Loss):
                        n_threads=None, **params):
         """(loss, gradient(s)) from one fused pass; with ``out=`` nothing else is allocated."""
         return self._run(arrays, reduction, sample_weight, n_threads, params, True, out)
+
+
+def _extreme(sw):
+    """Weights a float32 computation cannot scale by (beyond about 1e30 or below 1e-30 but
+    not 0): the call is then computed in float64, so both backends give the same, finite
+    answer instead of 0 * inf = NaN (the result keeps its dtype)."""
+    if sw.size == 0:
+        return False
+    if float(sw.max()) > 2.0**100:
+        return True
+    if float(sw.min()) >= 2.0**-100:        # the common case: no tiny and no zero weight
+        return False
+    positive = sw[sw > 0]
+    return positive.size > 0 and float(positive.min()) < 2.0**-100
+
+
+def _in_float64(lay):
+    t = lay.target
+    if t is not None and t.dtype == V.F32:
+        t = t.astype(V.F64)
+    return lay._replace(target=t, preds=tuple(p.astype(V.F64) for p in lay.preds))
 
 
 def _probability_kernels():

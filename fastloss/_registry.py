@@ -5,6 +5,7 @@ here and a row in the test battery - nothing else.
 """
 import numpy as np
 
+from . import _config
 from . import _validation as V
 from ._loss import Loss, LossSpec, PairFamily, Param, Plan, SegmentationFamily, TripletFamily
 from ._numpy import classification as npc
@@ -13,12 +14,34 @@ from ._numpy import embedding as npe
 from ._numpy import regression as npr
 from ._numpy import segmentation as nps
 
-# Kernel ids: the enum at the top of src/fl_kernels.h.
-MSE, MAE, HUBER, BCE_PROB, BCE_LOGIT, CCE_PROB, CCE_LOGIT, SCCE_PROB, SCCE_LOGIT = range(9)
-CONTRASTIVE, TRIPLET, COSINE_EMBEDDING, TVERSKY_PROB, TVERSKY_LOGIT = range(40, 45)
-(SMOOTH_L1, LOG_COSH, QUANTILE, POISSON_LOG, POISSON_RATE, MSLE, MAPE, BINARY_FOCAL_PROB,
+# Kernel ids by name, from the FL_KERNELS X-macro in src/fl_kernels.h (the compiled module's
+# KERNELS table): nothing here hard-codes a number.  Without the compiled module the names
+# stand in for the ids (only the NumPy twins run then).
+_KERNEL_IDS = getattr(_config._kernels, "KERNELS", None)
+
+
+def kernel(name):
+    """The id of the compiled kernel ``name`` (its NAME in the X-macro)."""
+    if _KERNEL_IDS is None:
+        return name
+    try:
+        return _KERNEL_IDS[name]
+    except KeyError:
+        raise ValueError(f"no compiled kernel named {name!r}; the X-macro in "
+                         f"src/fl_kernels.h lists them") from None
+
+
+(MSE, MAE, HUBER, BCE_PROB, BCE_LOGIT, CCE_PROB, CCE_LOGIT, SCCE_PROB, SCCE_LOGIT,
+ CONTRASTIVE, TRIPLET, COSINE_EMBEDDING, TVERSKY_PROB, TVERSKY_LOGIT,
+ SMOOTH_L1, LOG_COSH, QUANTILE, POISSON_LOG, POISSON_RATE, MSLE, MAPE, BINARY_FOCAL_PROB,
  BINARY_FOCAL_LOGIT, CATEGORICAL_FOCAL_PROB, CATEGORICAL_FOCAL_LOGIT, HINGE, SQUARED_HINGE,
- CATEGORICAL_HINGE, KL_PROB, KL_LOG) = range(20, 36)
+ CATEGORICAL_HINGE, KL_PROB, KL_LOG) = map(kernel, (
+    "mse", "mae", "huber", "bce_prob", "bce_logit", "cce_prob", "cce_logit", "scce_prob",
+    "scce_logit", "contrastive", "triplet", "cosine_embedding", "tversky_prob",
+    "tversky_logit", "smooth_l1", "log_cosh", "quantile", "poisson_log", "poisson_rate",
+    "msle", "mape", "binary_focal_prob", "binary_focal_logit", "categorical_focal_prob",
+    "categorical_focal_logit", "hinge", "squared_hinge", "categorical_hinge", "kl_prob",
+    "kl_log"))
 #: Kernels whose y_pred holds probabilities: a value outside [0, 1] raises ValueError.
 PROBABILITY_KERNELS = frozenset({BCE_PROB, CCE_PROB, SCCE_PROB, BINARY_FOCAL_PROB,
                                  CATEGORICAL_FOCAL_PROB, KL_PROB, TVERSKY_PROB})

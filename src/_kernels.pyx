@@ -7,8 +7,9 @@ Design note
 * The per-element maths and the innermost loops are in ``fl_kernels.h`` (C), because the
   loss is accumulated in double precision and only ``#pragma omp simd reduction`` lets the
   compiler vectorise such a sum without ``-ffast-math``.  This module owns the rest:
-  checking every array before a pointer is taken, the reduction's denominator, the GIL,
-  the threads, and the combination of partial sums.
+  checking every array before a pointer is taken, the sums the reduction needs (its rules
+  are ``fastloss/_reduction.py``, the one definition every backend uses), the GIL, the
+  threads, and the combination of partial sums.
 * **Determinism.**  The rows are cut into blocks of about ``BLOCK_ELEMENTS`` elements.  Block
   boundaries depend on the data's shape only, each block's sum is written to its own slot,
   and the slots are added pairwise in a fixed order after the parallel loop (never an OpenMP
@@ -17,11 +18,14 @@ Design note
 * **Threads.**  ``n_threads <= 0`` means the library default: OpenMP's current maximum
   (which honours ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits``), capped at the
   CPUs this process may use, and one thread below ``PARALLEL_MIN_ELEMENTS`` elements, where
-  waking a team costs more than it saves.
-* **Safety.**  Everything the C code will dereference is checked here first: dtypes,
-  contiguity, sizes, labels inside ``[0, n_classes)``, weights finite and non-negative.
-  Python-level validation (``fastloss._validation``) gives the friendlier messages; these
-  checks are the last line and keep a wrong call from reading outside an array.
+  waking a team costs more than it saves.  An explicit count is capped at those CPUs too.
+* **One gate.**  ``fast`` only answers "is this call already well formed?" (native byte
+  order, aligned, C-contiguous, the dtypes the kernel takes); anything else goes to the
+  Python layer, whose validator (``fastloss._validation``) alone words errors.  The checks
+  in ``run``/``run_multi`` are the last line: they keep a wrong call of these private
+  functions from reading outside an array.  Labels are range-checked by the kernel as it
+  reads them (an unsigned compare) and probabilities outside [0, 1] flagged in the same
+  pass; the flags are raised here, worded by the validator.
 """
 import os
 
@@ -40,6 +44,8 @@ cnp.import_array()
 from fastloss._reduction import denominator as _denominator, gradient_scale as _gradient_scale
 from fastloss._reduction import value as _reduced_value
 from fastloss._validation import label_error as _label_error
+from fastloss._validation import first_bad_label as _first_bad_label
+from fastloss._validation import probability_error as _probability_error
 
 cdef extern from "numpy/arrayobject.h":
     bint PyArray_CheckExact(object op)
@@ -63,11 +69,20 @@ cdef extern from "fl_kernels.h" nogil:
         void *grad3
         Py_ssize_t n_classes
         Py_ssize_t inner
-        double *scratch
-        Py_ssize_t scratch_stride
-    ctypedef double (*fl_block_fn)(const fl_args *a, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil
+    ctypedef struct fl_result:
+        double sum
+        int flags
+    ctypedef fl_result (*fl_block_fn)(const fl_args *a, Py_ssize_t r0,
+                                      Py_ssize_t r1) noexcept nogil
     fl_block_fn fl_get_block(int kernel, int is_double)
     double fl_pairwise_sum(const double *a, Py_ssize_t n)
+    void fl_run_block(fl_block_fn fn, const fl_args *a, Py_ssize_t b, Py_ssize_t rows_per_block,
+                      Py_ssize_t n_rows, double *partial, int *flags)
+    int fl_or_flags(const int *flags, Py_ssize_t n)
+    const char *fl_kernel_name(int kernel)
+    int FL_ERR_LABEL
+    int FL_ERR_PROB_RANGE
+    int FL_ERR_NOMEM
     int omp_get_max_threads()
     int FL_HAVE_OPENMP
     const char *FL_COMPILER
@@ -105,6 +120,10 @@ except (AttributeError, OSError):
     _n_cpus = os.cpu_count() or 1
 
 from fastloss._reduction import CODES as REDUCTION_CODES
+
+#: Kernel ids by name, from the X-macro table in fl_kernels.h (e.g. ``KERNELS["bce_prob"]``).
+KERNELS = {(<bytes>fl_kernel_name(i)).decode(): i for i in range(FL_N_KERNELS)
+           if fl_kernel_name(i) != NULL}
 
 # ---- runtime CPU dispatch (see src/fl_isa.h) ----
 ctypedef fl_block_fn (*block_getter)(int kernel, int is_double) noexcept nogil
@@ -219,41 +238,59 @@ cdef block_plan _plan_blocks(Py_ssize_t n_rows, Py_ssize_t k, Py_ssize_t size,
     return plan
 
 
-cdef double _run_blocks(fl_block_fn fn, const fl_args *args, block_plan plan) except? -1.0:
-    """Run fn over every block (in parallel when plan.nt > 1); return the block sums added
-    pairwise in block order, so the result does not depend on the thread count."""
+cdef fl_result _run_blocks(fl_block_fn fn, const fl_args *args, block_plan plan) except *:
+    """Run fn over every block (in parallel when plan.nt > 1).  Return the block sums added
+    pairwise in block order, so the result does not depend on the thread count, and the OR
+    of the blocks' error flags (FL_ERR_*; turning them into exceptions is the caller's job).
+    Each block writes its own slots, so which thread ran a block changes nothing."""
     cdef double stack_partial[STACK_BLOCKS]
+    cdef int stack_flags[STACK_BLOCKS]
     cdef double *partial = stack_partial
+    cdef int *flags = stack_flags
     cdef Py_ssize_t n_blocks = plan.n_blocks, n_rows = plan.n_rows
     cdef Py_ssize_t rows_per_block = plan.rows_per_block
     cdef int nt = plan.nt
     if n_blocks > STACK_BLOCKS:
         partial = <double *>malloc(n_blocks * sizeof(double))
-        if partial == NULL:
+        flags = <int *>malloc(n_blocks * sizeof(int))
+        if partial == NULL or flags == NULL:
+            free(partial)
+            free(flags)
             raise MemoryError()
-    cdef Py_ssize_t b, r0, r1
-    cdef double total
+    cdef Py_ssize_t b
+    cdef fl_result total
     try:
         with nogil:
             if nt <= 1:
                 for b in range(n_blocks):
-                    r0 = b * rows_per_block
-                    r1 = r0 + rows_per_block
-                    if r1 > n_rows:
-                        r1 = n_rows
-                    partial[b] = fn(args, r0, r1)
+                    fl_run_block(fn, args, b, rows_per_block, n_rows, partial, flags)
             else:
                 for b in prange(n_blocks, schedule="static", num_threads=nt):
-                    r0 = b * rows_per_block
-                    r1 = r0 + rows_per_block
-                    if r1 > n_rows:
-                        r1 = n_rows
-                    partial[b] = fn(args, r0, r1)
-            total = fl_pairwise_sum(partial, n_blocks)
+                    fl_run_block(fn, args, b, rows_per_block, n_rows, partial, flags)
+            total.sum = fl_pairwise_sum(partial, n_blocks)
+            total.flags = fl_or_flags(flags, n_blocks)
     finally:
         if partial != stack_partial:
             free(partial)
+            free(flags)
     return total
+
+
+cdef int _raise_kernel_flags(int flags, object y_true, object y_pred, Py_ssize_t k,
+                             object ignore_index) except -1:
+    """Raise for the error flags a kernel reported in its fused pass (FL_ERR_*), worded by
+    the one validator: the first bad label, or the first probability outside [0, 1]."""
+    if flags & FL_ERR_NOMEM:
+        raise MemoryError("a kernel could not allocate its scratch memory")
+    if flags & FL_ERR_LABEL:
+        error = _first_bad_label(y_true, k, ignore_index)
+        raise error if error is not None else ValueError(
+            "y_true holds a label outside [0, n_classes) (it changed during the call)")
+    if flags & FL_ERR_PROB_RANGE:
+        error = _probability_error(y_pred)
+        raise error if error is not None else ValueError(
+            "y_pred holds a value outside [0, 1] (it changed during the call)")
+    return 0
 
 
 cdef double _weight_sum(const double *sw, Py_ssize_t n_rows) noexcept:
@@ -507,20 +544,21 @@ cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssi
     args.scale = _gradient_scale(denom)
 
     cdef block_plan plan = _plan_blocks(n_rows, k, size, n_threads)
-    cdef double total = _run_blocks(fn, &args, plan)
-    return _reduced_value(total, denom, reduction)
+    cdef fl_result res = _run_blocks(fn, &args, plan)
+    _raise_kernel_flags(res.flags, y_true, y_pred, k, ignore_index if has_ign else None)
+    return _reduced_value(res.sum, denom, reduction)
 
 
 # ---- kernels of several inputs: metric learning and segmentation (ids 40-59) -----------------
 
-# kernel -> (number of prediction inputs, what y_true is, per-thread scratch doubles per class)
+# kernel -> (number of prediction inputs, what y_true is)
 TARGET_NONE, TARGET_PER_ROW, TARGET_LIKE_INPUT = 0, 1, 2
 MULTI_KERNELS = {
-    FL_CONTRASTIVE: (2, TARGET_PER_ROW, 0),
-    FL_TRIPLET: (3, TARGET_NONE, 0),
-    FL_COSINE_EMBEDDING: (2, TARGET_PER_ROW, 0),
-    FL_TVERSKY_PROB: (1, TARGET_LIKE_INPUT, 3),
-    FL_TVERSKY_LOGIT: (1, TARGET_LIKE_INPUT, 3),
+    FL_CONTRASTIVE: (2, TARGET_PER_ROW),
+    FL_TRIPLET: (3, TARGET_NONE),
+    FL_COSINE_EMBEDDING: (2, TARGET_PER_ROW),
+    FL_TVERSKY_PROB: (1, TARGET_LIKE_INPUT),
+    FL_TVERSKY_LOGIT: (1, TARGET_LIKE_INPUT),
 }
 
 
@@ -544,7 +582,6 @@ def run_multi(int kernel, object y_true, tuple inputs, object grads, Py_ssize_t 
         raise ValueError(f"unknown kernel {kernel} for run_multi")
     cdef Py_ssize_t n_inputs = spec[0]
     cdef int target_kind = spec[1]
-    cdef Py_ssize_t scratch_per_class = spec[2]
     if len(inputs) != n_inputs:
         raise ValueError(f"kernel {kernel} takes {n_inputs} inputs, got {len(inputs)}")
     cdef cnp.ndarray first = <cnp.ndarray?>inputs[0]
@@ -632,17 +669,47 @@ def run_multi(int kernel, object y_true, tuple inputs, object grads, Py_ssize_t 
     args.scale = _gradient_scale(denom)
 
     cdef block_plan plan = _plan_blocks(n_rows, k, size * n_inputs, n_threads)
-    cdef double total
-    if scratch_per_class:
-        args.scratch_stride = scratch_per_class * n_classes
-        args.scratch = <double *>malloc(plan.nt * args.scratch_stride * sizeof(double))
-        if args.scratch == NULL:
-            raise MemoryError()
-    try:
-        total = _run_blocks(fn, &args, plan)
-    finally:
-        free(args.scratch)
-    return _reduced_value(total, denom, reduction)
+    cdef fl_result res = _run_blocks(fn, &args, plan)
+    _raise_kernel_flags(res.flags, y_true, first, k, None)
+    return _reduced_value(res.sum, denom, reduction)
+
+
+def _sparse_unchecked(int kernel, cnp.ndarray labels, cnp.ndarray y_pred, object grad=None,
+                      object ignore_index=None, int n_threads=1):
+    """Testing hook: run a sparse kernel (scce_prob / scce_logit) *without* run's label
+    pre-check and return ``(sum, flags)`` instead of raising.  It shows what the kernel does
+    with a label that a concurrent writer changed after the check: it must never index with it
+    (the row contributes 0 and FL_ERR_LABEL is set).  Shapes and dtypes are still checked."""
+    if kernel != FL_SCCE_PROB and kernel != FL_SCCE_LOGIT:
+        raise ValueError("only the sparse kernels")
+    cdef int typenum = cnp.PyArray_TYPE(y_pred)
+    cdef fl_block_fn fn = _block_function(kernel, typenum, "y_pred")
+    if cnp.PyArray_NDIM(y_pred) != 2 or not cnp.PyArray_IS_C_CONTIGUOUS(y_pred):
+        raise ValueError("y_pred must be a C-contiguous (n, C) array")
+    cdef Py_ssize_t n_rows = cnp.PyArray_DIMS(y_pred)[0], k = cnp.PyArray_DIMS(y_pred)[1]
+    if n_rows < 1 or k < 1:
+        raise ValueError("y_pred is empty")
+    if not _is_float(labels, cnp.NPY_INT64) or cnp.PyArray_SIZE(labels) != n_rows:
+        raise ValueError("labels must be C-contiguous int64, one per row")
+    cdef fl_args args
+    memset(&args, 0, sizeof(fl_args))
+    args.y_true = cnp.PyArray_DATA(labels)
+    args.y_pred = cnp.PyArray_DATA(y_pred)
+    args.k = k
+    args.scale = 1.0
+    args.param[0] = 1e-7
+    cdef cnp.ndarray g
+    if grad is not None:
+        g = <cnp.ndarray?>grad
+        if (not _is_float(g, typenum) or cnp.PyArray_SIZE(g) != n_rows * k
+                or not cnp.PyArray_ISWRITEABLE(g) or _overlaps(g, y_pred)):
+            raise ValueError("grad must be a writable C-contiguous array like y_pred")
+        args.grad = cnp.PyArray_DATA(g)
+    if ignore_index is not None:
+        args.ignore_index = ignore_index
+        args.has_ignore = 1
+    cdef fl_result res = _run_blocks(fn, &args, _plan_blocks(n_rows, k, n_rows * k, n_threads))
+    return res.sum, res.flags
 
 
 def vmath(str name, cnp.ndarray x, level=None):

@@ -9,7 +9,7 @@
  *   loss = -(t' log q + (1 - t') log(1 - q)),  d/dp = (q - t') / (q (1 - q)) inside the clip,
  *   0 outside it (the clip is part of the function).
  */
-FL_INLINE FL_T FL_FN(bce_prob_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(bce_prob_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     const FL_T eps = (FL_T)a->param[0];
     const FL_T s = (FL_T)a->param[1];
@@ -17,8 +17,8 @@ FL_INLINE FL_T FL_FN(bce_prob_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
     const FL_T q = FL_FN(clip)(p, eps, (FL_T)1 - eps);
     const int inside = p >= eps && p <= (FL_T)1 - eps;
     const FL_T dq = (q - ts) / (q * ((FL_T)1 - q));
-    *g = inside ? dq : (p == p ? (FL_T)0 : p);
-    return -(ts * FL_LOG(q) + ((FL_T)1 - ts) * FL_LOG1P(-q));
+    const FL_T g = inside ? dq : (p == p ? (FL_T)0 : p);
+    return FL_FN(vg)(-(ts * FL_LOG(q) + ((FL_T)1 - ts) * FL_LOG1P(-q)), g);
 }
 
 /*
@@ -27,7 +27,7 @@ FL_INLINE FL_T FL_FN(bce_prob_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
  * with softplus(x) = max(x, 0) + log1p(exp(-|x|)), one exp and one log1p per element, and
  * the zero-coefficient term dropped so that t' = 1, z = +inf gives 0, not 0 * inf.
  */
-FL_INLINE FL_T FL_FN(bce_logit_elem)(FL_T t, FL_T z, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(bce_logit_elem)(FL_T t, FL_T z, const fl_args *a)
 {
     const FL_T s = (FL_T)a->param[1];
     const FL_T ts = t + s * ((FL_T)0.5 - t);
@@ -40,8 +40,10 @@ FL_INLINE FL_T FL_FN(bce_logit_elem)(FL_T t, FL_T z, const fl_args *a, FL_T *g)
     const FL_T sp_pos = (z > 0 ? z : (FL_T)0) + l1;   /* softplus(z)  */
     const FL_T sp_neg = (z < 0 ? -z : (FL_T)0) + l1;  /* softplus(-z) */
     const FL_T sig = z >= 0 ? r : e * r;
-    *g = (z == z ? sig : z) - ts;
-    return (ts != 0 ? ts * sp_neg : (FL_T)0) + (ts != 1 ? ((FL_T)1 - ts) * sp_pos : (FL_T)0);
+    const FL_T g = (z == z ? sig : z) - ts;
+    const FL_T v = (ts != 0 ? ts * sp_neg : (FL_T)0)
+                   + (ts != 1 ? ((FL_T)1 - ts) * sp_pos : (FL_T)0);
+    return FL_FN(vg)(v, g);
 }
 
 /*
@@ -49,20 +51,20 @@ FL_INLINE FL_T FL_FN(bce_logit_elem)(FL_T t, FL_T z, const fl_args *a, FL_T *g)
  * sum over the class axis.  param[0] = eps, param[1] = label smoothing, a->k = n_classes:
  *   t' = t (1 - s) + s / K,  loss = -t' log clip(p),  d/dp = -t' / p inside the clip, else 0.
  */
-FL_INLINE FL_T FL_FN(cce_prob_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(cce_prob_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     const FL_T eps = (FL_T)a->param[0];
     const FL_T s = (FL_T)a->param[1];
     const FL_T ts = t * ((FL_T)1 - s) + s / (FL_T)a->k;
     const FL_T q = FL_FN(clip)(p, eps, (FL_T)1 - eps);
     const int inside = p >= eps && p <= (FL_T)1 - eps;
-    *g = inside ? -ts / q : (p == p ? (FL_T)0 : p);
-    return -ts * FL_LOG(q);
+    const FL_T g = inside ? -ts / q : (p == p ? (FL_T)0 : p);
+    return FL_FN(vg)(-ts * FL_LOG(q), g);
 }
 
-FL_ELEMENTWISE_KERNEL(bce_prob, 1)
-FL_ELEMENTWISE_KERNEL(bce_logit, 1)
-FL_ELEMENTWISE_KERNEL(cce_prob, 0)
+FL_ELEMENTWISE_KERNEL(bce_prob, 1, FL_PRED_PROB)
+FL_ELEMENTWISE_KERNEL(bce_logit, 1, FL_PRED_REAL)
+FL_ELEMENTWISE_KERNEL(cce_prob, 0, FL_PRED_PROB)
 
 /* ------------------------------------------------------------------------------------------
  * Softmax cross-entropy rows (logits), targets as probability rows or as integer labels.
@@ -137,9 +139,12 @@ static double FL_FN(sum_exp_shifted)(const FL_T *restrict z, ptrdiff_t C, FL_T m
  *   2. one flat exp over the whole sub-block (short rows would otherwise run their exps in
  *      the scalar remainder of every vector loop: 2x slower at 10 classes);
  *   3. per row: sum of exponentials, log-sum-exp, loss, gradient scaled in place.
+ * A sparse row's label is read once, in step 3, and range-checked before it indexes anything:
+ * a label outside [0, C) that is not the ignore index makes the row contribute 0 (loss and
+ * gradient) and sets FL_ERR_LABEL.
  */
-FL_INLINE double FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1,
-                                      const int sparse)
+FL_INLINE fl_result FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                                         const int sparse)
 {
     const ptrdiff_t C = a->k;
     const FL_T *z0 = (const FL_T *)a->y_pred;
@@ -155,6 +160,7 @@ FL_INLINE double FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff_t 
     FL_T row_max[FL_SOFTMAX_CHUNK];
     double row_side[FL_SOFTMAX_CHUNK];
     double acc = 0.0;
+    int flags = 0;
 
     for (ptrdiff_t i0 = r0; i0 < r1; i0 += R) {
         const ptrdiff_t i1 = i0 + R < r1 ? i0 + R : r1;
@@ -203,8 +209,10 @@ FL_INLINE double FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff_t 
             double wi = a->sample_weight ? a->sample_weight[i] : 1.0;
             int64_t y = -1;
             if (sparse) {
-                y = labels[i];
-                if (a->has_ignore && y == a->ignore_index) {
+                y = fl_read_label(labels, i);
+                const int ignored = a->has_ignore && y == a->ignore_index;
+                if (ignored || fl_bad_label(y, C)) {
+                    flags |= ignored ? 0 : FL_ERR_LABEL;
                     if (g) for (ptrdiff_t k = 0; k < C; ++k) g[k] = 0;
                     if (per) per[i] = 0;
                     continue;
@@ -264,23 +272,50 @@ FL_INLINE double FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff_t 
             acc += row * wi;
         }
     }
-    return acc;
+    return fl_result_of(acc, flags);
 }
 
-static double FL_FN(cce_logit)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+static fl_result FL_FN(cce_logit)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     return FL_FN(softmax_block)(a, r0, r1, 0);
 }
 
-static double FL_FN(scce_logit)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+static fl_result FL_FN(scce_logit)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     return FL_FN(softmax_block)(a, r0, r1, 1);
 }
 
 /* ------------------------------------------------------------------------------------------
  * Sparse categorical cross-entropy on probabilities:  loss = -sum_k t'_k log clip(p_k)
+ * The label is read once and range-checked (a bad one: the row contributes 0, FL_ERR_LABEL);
+ * the row loop ORs a flag of y_pred values outside [0, 1] (FL_ERR_PROB_RANGE).
  * ------------------------------------------------------------------------------------------ */
-static double FL_FN(scce_prob)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+typedef struct { double v; int bad; } FL_FN(row_value);
+
+/* One row with label y (in range): its loss, the gradient (has_g, a compile-time constant, so
+ * each case is its own clean loop) and whether a p_k is outside [0, 1]. */
+FL_INLINE FL_FN(row_value) FL_FN(scce_prob_row)(const FL_T *restrict p, FL_T *restrict g,
+                                                 ptrdiff_t C, int64_t y, FL_T keep, FL_T off,
+                                                 FL_T eps, FL_T hi, FL_T gs, const int has_g)
+{
+    double row = 0.0;
+    int bad = 0;
+#pragma omp simd reduction(+:row) reduction(|:bad)
+    for (ptrdiff_t k = 0; k < C; ++k) {
+        const FL_T tk = (k == y ? keep : (FL_T)0) + off;
+        const FL_T q = FL_FN(clip)(p[k], eps, hi);
+        const int inside = p[k] >= eps && p[k] <= hi;
+        row += tk != 0 ? -(double)tk * (double)FL_LOG(q) : (p[k] == p[k] ? 0.0 : (double)p[k]);
+        if (has_g) g[k] = inside ? -gs * tk / q : (p[k] == p[k] ? (FL_T)0 : p[k]);
+        bad |= FL_FN(out_of_unit)(p[k]);
+    }
+    FL_FN(row_value) r;
+    r.v = row;
+    r.bad = bad;
+    return r;
+}
+
+static fl_result FL_FN(scce_prob)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     const ptrdiff_t C = a->k;
     const FL_T *p0 = (const FL_T *)a->y_pred;
@@ -293,32 +328,29 @@ static double FL_FN(scce_prob)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
     const FL_T keep = (FL_T)(1.0 - smooth);
     const FL_T off = (FL_T)(smooth / (double)C);
     double acc = 0.0;
+    int flags = 0, bad = 0;
 
     for (ptrdiff_t i = r0; i < r1; ++i) {
         const FL_T *restrict p = p0 + i * C;
         FL_T *restrict g = g0 ? g0 + i * C : NULL;
         double wi = a->sample_weight ? a->sample_weight[i] : 1.0;
-        const int64_t y = labels[i];
-        if (a->has_ignore && y == a->ignore_index) {
+        const int64_t y = fl_read_label(labels, i);
+        const int ignored = a->has_ignore && y == a->ignore_index;
+        if (ignored || fl_bad_label(y, C)) {
+            flags |= ignored ? 0 : FL_ERR_LABEL;
             if (g) for (ptrdiff_t k = 0; k < C; ++k) g[k] = 0;
             if (per) per[i] = 0;
             continue;
         }
         if (a->class_weight) wi *= a->class_weight[y];
         const FL_T gs = (FL_T)(a->scale * wi);
-        double row = 0.0;
-#pragma omp simd reduction(+:row)
-        for (ptrdiff_t k = 0; k < C; ++k) {
-            const FL_T tk = (k == y ? keep : (FL_T)0) + off;
-            const FL_T q = FL_FN(clip)(p[k], eps, hi);
-            const int inside = p[k] >= eps && p[k] <= hi;
-            row += tk != 0 ? -(double)tk * (double)FL_LOG(q) : (p[k] == p[k] ? 0.0 : (double)p[k]);
-            if (g) g[k] = inside ? -gs * tk / q : (p[k] == p[k] ? (FL_T)0 : p[k]);
-        }
-        if (per) per[i] = (FL_T)(row * wi);
-        acc += row * wi;
+        const FL_FN(row_value) r = g ? FL_FN(scce_prob_row)(p, g, C, y, keep, off, eps, hi, gs, 1)
+                                     : FL_FN(scce_prob_row)(p, g, C, y, keep, off, eps, hi, gs, 0);
+        if (per) per[i] = (FL_T)(r.v * wi);
+        acc += r.v * wi;
+        bad |= r.bad;
     }
-    return acc;
+    return fl_result_of(acc, flags | (bad ? FL_ERR_PROB_RANGE : 0));
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -336,7 +368,7 @@ static double FL_FN(scce_prob)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
  * m^(gamma - 1) (infinite at m = 0 for gamma < 1).  Where ce is infinite u is 0 and the
  * product's limit is 0 (u decays exponentially, ce grows linearly), so the term is dropped.
  */
-FL_INLINE FL_T FL_FN(binary_focal_logit_elem)(FL_T t, FL_T z, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(binary_focal_logit_elem)(FL_T t, FL_T z, const fl_args *a)
 {
     const FL_T gamma = (FL_T)a->param[1];
     const FL_T at = (FL_T)a->param[2] * t + (FL_T)a->param[3] * ((FL_T)1 - t);
@@ -354,8 +386,8 @@ FL_INLINE FL_T FL_FN(binary_focal_logit_elem)(FL_T t, FL_T z, const fl_args *a, 
     const FL_T u = (FL_T)1 / inv_u;
     const FL_T focal_term = u != 0 ? gamma * ((FL_T)1 - (FL_T)2 * t) * u * ce : (FL_T)0;
     const FL_T c = at * mg;          /* 0 iff a factor is 0: one select, which gcc if-converts */
-    *g = c * ((p - t) + focal_term);
-    return FL_FN(zmul)(c, ce);
+    const FL_T g = c * ((p - t) + focal_term);
+    return FL_FN(vg)(FL_FN(zmul)(c, ce), g);
 }
 
 /*
@@ -365,7 +397,7 @@ FL_INLINE FL_T FL_FN(binary_focal_logit_elem)(FL_T t, FL_T z, const fl_args *a, 
  *   loss = a_t m^gamma ce,   d/dp = a_t m^gamma (gamma (1 - 2t) ce / m + (q - t) / (q (1 - q)))
  * inside the clip, 0 outside it.  m >= min(q, 1 - q) >= eps > 0 for t in [0, 1].
  */
-FL_INLINE FL_T FL_FN(binary_focal_prob_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(binary_focal_prob_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     const FL_T eps = (FL_T)a->param[0];
     const FL_T gamma = (FL_T)a->param[1];
@@ -377,8 +409,8 @@ FL_INLINE FL_T FL_FN(binary_focal_prob_elem)(FL_T t, FL_T p, const fl_args *a, F
     const FL_T mg = FL_FN(powr)(m, gamma);
     const FL_T dq = at * mg * (gamma * ((FL_T)1 - (FL_T)2 * t) * ce / m
                                + (q - t) / (q * ((FL_T)1 - q)));
-    *g = inside ? dq : (p == p ? (FL_T)0 : p);
-    return at * mg * ce;
+    const FL_T g = inside ? dq : (p == p ? (FL_T)0 : p);
+    return FL_FN(vg)(at * mg * ce, g);
 }
 
 /*
@@ -388,7 +420,7 @@ FL_INLINE FL_T FL_FN(binary_focal_prob_elem)(FL_T t, FL_T p, const fl_args *a, F
  *   d/dp = alpha t (1 - q)^gamma (gamma log q / (1 - q) - 1 / q) inside the clip, else 0.
  * Rows are used as given (not renormalised), as categorical_cross_entropy.
  */
-FL_INLINE FL_T FL_FN(categorical_focal_prob_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(categorical_focal_prob_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     const FL_T eps = (FL_T)a->param[0];
     const FL_T gamma = (FL_T)a->param[1];
@@ -398,13 +430,13 @@ FL_INLINE FL_T FL_FN(categorical_focal_prob_elem)(FL_T t, FL_T p, const fl_args 
     const FL_T oq = (FL_T)1 - q;                      /* >= eps */
     const FL_T lq = FL_LOG(q);
     const FL_T mg = FL_FN(powr)(oq, gamma);
-    *g = inside ? c * mg * (gamma * lq / oq - (FL_T)1 / q) : (p == p ? (FL_T)0 : p);
-    return -c * mg * lq;
+    const FL_T g = inside ? c * mg * (gamma * lq / oq - (FL_T)1 / q) : (p == p ? (FL_T)0 : p);
+    return FL_FN(vg)(-c * mg * lq, g);
 }
 
-FL_ELEMENTWISE_KERNEL(binary_focal_logit, 1)
-FL_ELEMENTWISE_KERNEL(binary_focal_prob, 1)
-FL_ELEMENTWISE_KERNEL(categorical_focal_prob, 0)
+FL_ELEMENTWISE_KERNEL(binary_focal_logit, 1, FL_PRED_REAL)
+FL_ELEMENTWISE_KERNEL(binary_focal_prob, 1, FL_PRED_PROB)
+FL_ELEMENTWISE_KERNEL(categorical_focal_prob, 0, FL_PRED_PROB)
 
 /*
  * categorical focal loss on logits (rows), param[1] = gamma, param[2] = alpha.  With
@@ -440,7 +472,7 @@ FL_INLINE FL_FN(cfocal_pair) FL_FN(cfocal_terms)(FL_T z, FL_T tk, FL_T mx, FL_T 
     return out;
 }
 
-static double FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     const ptrdiff_t C = a->k;
     const FL_T *z0 = (const FL_T *)a->y_pred;
@@ -517,7 +549,7 @@ static double FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, ptr
         if (per) per[i] = (FL_T)(row * wi);
         acc += row * wi;
     }
-    return acc;
+    return fl_result_of(acc, 0);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -528,27 +560,27 @@ static double FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, ptr
  * hinge, targets in {-1, 1} or {0, 1} (a 0 target is read as -1), y the signed target:
  *   max(0, 1 - y p),   d/dp = -y where 1 - y p > 0, else 0 (0 at the kink).
  */
-FL_INLINE FL_T FL_FN(hinge_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(hinge_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     (void)a;
     const FL_T y = t == 0 ? (FL_T)-1 : t;
     const FL_T h = (FL_T)1 - y * p;
-    *g = h > 0 ? -y : (h == h ? (FL_T)0 : h);
-    return FL_FN(relu)(h);
+    const FL_T g = h > 0 ? -y : (h == h ? (FL_T)0 : h);
+    return FL_FN(vg)(FL_FN(relu)(h), g);
 }
 
 /* squared_hinge: max(0, 1 - y p)^2,   d/dp = -2 y max(0, 1 - y p). */
-FL_INLINE FL_T FL_FN(squared_hinge_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(squared_hinge_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     (void)a;
     const FL_T y = t == 0 ? (FL_T)-1 : t;
     const FL_T h = FL_FN(relu)((FL_T)1 - y * p);
-    *g = (FL_T)-2 * y * h;
-    return h * h;
+    const FL_T g = (FL_T)-2 * y * h;
+    return FL_FN(vg)(h * h, g);
 }
 
-FL_ELEMENTWISE_KERNEL(hinge, 1)
-FL_ELEMENTWISE_KERNEL(squared_hinge, 1)
+FL_ELEMENTWISE_KERNEL(hinge, 1, FL_PRED_REAL)
+FL_ELEMENTWISE_KERNEL(squared_hinge, 1, FL_PRED_REAL)
 
 /*
  * categorical hinge (rows), param[0] = margin.  With M_k = max_{j != k} z_j:
@@ -571,7 +603,7 @@ FL_INLINE FL_FN(chinge_pair) FL_FN(chinge_terms)(FL_T h, FL_T tk)
     return out;
 }
 
-static double FL_FN(categorical_hinge)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+static fl_result FL_FN(categorical_hinge)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     const ptrdiff_t C = a->k;
     const FL_T *z0 = (const FL_T *)a->y_pred;
@@ -635,5 +667,5 @@ static double FL_FN(categorical_hinge)(const fl_args *a, ptrdiff_t r0, ptrdiff_t
         if (per) per[i] = (FL_T)(row * wi);
         acc += row * wi;
     }
-    return acc;
+    return fl_result_of(acc, 0);
 }

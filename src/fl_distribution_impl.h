@@ -12,52 +12,53 @@
  */
 
 /* probabilities: d/dp = -t / q inside the clip [eps, 1], 0 outside it. */
-FL_INLINE FL_T FL_FN(kl_prob_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(kl_prob_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     const FL_T eps = (FL_T)a->param[0];
     const FL_T q = FL_FN(clip)(p, eps, (FL_T)1);
     const int inside = p >= eps && p <= (FL_T)1;
-    *g = inside ? -t / q : (p == p ? (FL_T)0 : p);
-    return FL_FN(xlogx)(t) - t * FL_LOG(q);
+    const FL_T g = inside ? -t / q : (p == p ? (FL_T)0 : p);
+    return FL_FN(vg)(FL_FN(xlogx)(t) - t * FL_LOG(q), g);
 }
 
-FL_INLINE FL_T FL_FN(kl_prob_log_target_elem)(FL_T lt, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(kl_prob_log_target_elem)(FL_T lt, FL_T p, const fl_args *a)
 {
     const FL_T eps = (FL_T)a->param[0];
     const FL_T t = FL_EXP(lt);
     const FL_T q = FL_FN(clip)(p, eps, (FL_T)1);
     const int inside = p >= eps && p <= (FL_T)1;
-    *g = inside ? -t / q : (p == p ? (FL_T)0 : p);
-    return FL_FN(zmul)(t, lt) - t * FL_LOG(q);
+    const FL_T g = inside ? -t / q : (p == p ? (FL_T)0 : p);
+    return FL_FN(vg)(FL_FN(zmul)(t, lt) - t * FL_LOG(q), g);
 }
 
 /* log-probabilities z: t (log t - z),  d/dz = -t;  the t z term is 0 where t = 0. */
-FL_INLINE FL_T FL_FN(kl_log_elem)(FL_T t, FL_T z, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(kl_log_elem)(FL_T t, FL_T z, const fl_args *a)
 {
     (void)a;
-    *g = z == z ? -t : z;
-    return FL_FN(xlogx)(t) - FL_FN(zmul)(t, z);
+    const FL_T g = z == z ? -t : z;
+    return FL_FN(vg)(FL_FN(xlogx)(t) - FL_FN(zmul)(t, z), g);
 }
 
-FL_INLINE FL_T FL_FN(kl_log_log_target_elem)(FL_T lt, FL_T z, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(kl_log_log_target_elem)(FL_T lt, FL_T z, const fl_args *a)
 {
     (void)a;
     const FL_T t = FL_EXP(lt);
-    *g = z == z ? -t : z;
-    return FL_FN(zmul)(t, lt) - FL_FN(zmul)(t, z);
+    const FL_T g = z == z ? -t : z;
+    return FL_FN(vg)(FL_FN(zmul)(t, lt) - FL_FN(zmul)(t, z), g);
 }
 
-/* param[1] (log_target) picks the loop once per block. */
-static double FL_FN(kl_prob)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+/* param[1] (log_target) picks the loop once per block.  kl_prob takes probabilities: a
+ * y_pred value outside [0, 1] is reported (FL_ERR_PROB_RANGE). */
+static fl_result FL_FN(kl_prob)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     return a->param[1] != 0.0
-        ? FL_FN(elem_block)(FL_FN(kl_prob_log_target_elem), a, r0, r1, 0)
-        : FL_FN(elem_block)(FL_FN(kl_prob_elem), a, r0, r1, 0);
+        ? FL_FN(elem_block)(FL_FN(kl_prob_log_target_elem), a, r0, r1, 0, FL_PRED_PROB)
+        : FL_FN(elem_block)(FL_FN(kl_prob_elem), a, r0, r1, 0, FL_PRED_PROB);
 }
 
-static double FL_FN(kl_log)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+static fl_result FL_FN(kl_log)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     return a->param[1] != 0.0
-        ? FL_FN(elem_block)(FL_FN(kl_log_log_target_elem), a, r0, r1, 0)
-        : FL_FN(elem_block)(FL_FN(kl_log_elem), a, r0, r1, 0);
+        ? FL_FN(elem_block)(FL_FN(kl_log_log_target_elem), a, r0, r1, 0, FL_PRED_REAL)
+        : FL_FN(elem_block)(FL_FN(kl_log_elem), a, r0, r1, 0, FL_PRED_REAL);
 }

@@ -10,9 +10,10 @@
  * Why two passes per row: the loss of a row depends on whole-row sums (a distance, a dot
  * product), and its gradient is the row's inputs scaled by coefficients of those sums.  Pass
  * 1 is an `omp simd reduction` into double accumulators, pass 2 a plain `omp simd` loop that
- * writes the gradients.  A row of any realistic embedding size is still in L1 for pass 2, and
- * the kernels need no scratch memory.  The per-row scalars (sqrt, pow, divisions) are done in
- * double.
+ * writes the gradients.  Between them, a small per-row maths function maps the sums to the
+ * loss and the gradient's coefficients, returned by value (fl_pair).  A row of any realistic
+ * embedding size is still in L1 for pass 2, and the kernels need no scratch memory.  The
+ * per-row scalars (sqrt, pow, divisions) are done in double.
  */
 
 /* max(x, 0), keeping a NaN (a select on `x > 0` alone would turn NaN into 0). */
@@ -34,7 +35,19 @@ FL_INLINE double FL_FN(emb_inv)(double d)
  * (no factor 1/2, see the registry; the hinge term's gradient is taken as 0 at d = 0, where
  * its direction is undefined).
  * ------------------------------------------------------------------------------------------ */
-static double FL_FN(contrastive)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+/* {loss, c} of one row from d^2 = ||x1 - x2||^2: dl/dx1 = c (x1 - x2). */
+FL_INLINE fl_pair FL_FN(contrastive_row)(double d2, double yi, double margin)
+{
+    const double d = sqrt(d2);
+    const double h = FL_FN(emb_relu)(margin - d);
+    fl_pair r;
+    /* a term whose coefficient is exactly 0 adds 0, even when d^2 overflowed to inf */
+    r.v = (yi != 0.0 ? yi * d2 : 0.0) + (yi != 1.0 ? (1.0 - yi) * h * h : 0.0);
+    r.g = 2.0 * yi - (d > 0 ? 2.0 * (1.0 - yi) * h / d : 0.0);
+    return r;
+}
+
+static fl_result FL_FN(contrastive)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     const ptrdiff_t K = a->k;
     const FL_T *y = (const FL_T *)a->y_true;
@@ -56,14 +69,10 @@ static double FL_FN(contrastive)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
             const FL_T u = x1[k] - x2[k];
             d2 += (double)u * (double)u;
         }
-        const double d = sqrt(d2);
-        const double yi = (double)y[i];
-        const double h = FL_FN(emb_relu)(margin - d);
-        /* a term whose coefficient is exactly 0 adds 0, even when d^2 overflowed to inf */
-        const double row = (yi != 0.0 ? yi * d2 : 0.0) + (yi != 1.0 ? (1.0 - yi) * h * h : 0.0);
+        const fl_pair lc = FL_FN(contrastive_row)(d2, (double)y[i], margin);
+        const double row = lc.v;
         if (g1_0) {
-            const double hinge = d > 0 ? 2.0 * (1.0 - yi) * h / d : 0.0;
-            const FL_T c = (FL_T)(a->scale * wi * (2.0 * yi - hinge));
+            const FL_T c = (FL_T)(a->scale * wi * lc.g);
             FL_T *restrict g1 = g1_0 + i * K;
             FL_T *restrict g2 = g2_0 + i * K;
 #pragma omp simd
@@ -76,7 +85,7 @@ static double FL_FN(contrastive)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
         if (per) per[i] = (FL_T)(row * wi);
         acc += row * wi;
     }
-    return acc;
+    return fl_result_of(acc, 0);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -108,25 +117,25 @@ FL_INLINE FL_T FL_FN(emb_dpow)(FL_T u, FL_T pm1, const int norm)
     return FL_FN(sign)(u) * FL_EXP(pm1 * FL_LOG(FL_FABS(u)));
 }
 
-/* d from sum |u|^p, and the factor 1 / d^(p-1) of its gradient */
-FL_INLINE double FL_FN(emb_norm)(double s, double p, const int norm, double *inv)
+/* {d, 1 / d^(p-1)}: the distance from sum |u|^p, and the factor of its gradient */
+FL_INLINE fl_pair FL_FN(emb_norm)(double s, double p, const int norm)
 {
-    double d;
+    fl_pair r;
     if (norm == FL_NORM_L2) {
-        d = sqrt(s);
-        *inv = FL_FN(emb_inv)(d);
+        r.v = sqrt(s);
+        r.g = FL_FN(emb_inv)(r.v);
     } else if (norm == FL_NORM_L1) {
-        d = s;
-        *inv = d == d ? 1.0 : d;
+        r.v = s;
+        r.g = s == s ? 1.0 : s;
     } else {
-        d = pow(s, 1.0 / p);
-        *inv = FL_FN(emb_inv)(pow(d, p - 1.0));
+        r.v = pow(s, 1.0 / p);
+        r.g = FL_FN(emb_inv)(pow(r.v, p - 1.0));
     }
-    return d;
+    return r;
 }
 
-FL_INLINE double FL_FN(triplet_block)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1,
-                                      const int norm)
+FL_INLINE fl_result FL_FN(triplet_block)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                                         const int norm)
 {
     const ptrdiff_t K = a->k;
     const FL_T *a0 = (const FL_T *)a->y_pred;
@@ -166,10 +175,11 @@ FL_INLINE double FL_FN(triplet_block)(const fl_args *a, ptrdiff_t r0, ptrdiff_t 
                 s_an += (double)FL_FN(emb_pow_abs)(xa[k] - xn[k] + eps, pT, norm);
             }
         }
-        double inv_ap, inv_an, inv_pn = 0.0;
-        const double d_ap = FL_FN(emb_norm)(s_ap, pn, norm, &inv_ap);
-        const double d_an = FL_FN(emb_norm)(s_an, pn, norm, &inv_an);
-        const double d_pn = swap ? FL_FN(emb_norm)(s_pn, pn, norm, &inv_pn) : 0.0;
+        const fl_pair n_ap = FL_FN(emb_norm)(s_ap, pn, norm);
+        const fl_pair n_an = FL_FN(emb_norm)(s_an, pn, norm);
+        const fl_pair n_pn = swap ? FL_FN(emb_norm)(s_pn, pn, norm) : (fl_pair){0.0, 0.0};
+        const double d_ap = n_ap.v, inv_ap = n_ap.g, d_an = n_an.v, inv_an = n_an.g;
+        const double d_pn = n_pn.v, inv_pn = n_pn.g;
         const int use_pn = swap && d_pn < d_an;       /* a tie keeps d(a, n) */
         const double row = FL_FN(emb_relu)(margin + d_ap - (use_pn ? d_pn : d_an));
 
@@ -207,10 +217,10 @@ FL_INLINE double FL_FN(triplet_block)(const fl_args *a, ptrdiff_t r0, ptrdiff_t 
         if (per) per[i] = (FL_T)(row * wi);
         acc += row * wi;
     }
-    return acc;
+    return fl_result_of(acc, 0);
 }
 
-static double FL_FN(triplet)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+static fl_result FL_FN(triplet)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     if (a->param[1] == 2.0) return FL_FN(triplet_block)(a, r0, r1, FL_NORM_L2);
     if (a->param[1] == 1.0) return FL_FN(triplet_block)(a, r0, r1, FL_NORM_L1);
@@ -223,7 +233,17 @@ static double FL_FN(triplet)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
  *   l = 1 - cos  if y = 1,    max(0, cos - margin)  if y = -1
  *   dcos/dx1 = x2 / sqrt(A B) - cos x1 / A,   A = |x1|^2 + eps, B = |x2|^2 + eps (and sym.)
  * ------------------------------------------------------------------------------------------ */
-static double FL_FN(cosine_embedding)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+/* {loss, dl/dcos} of one row from its cosine c and label y (> 0: similar pair). */
+FL_INLINE fl_pair FL_FN(cosine_row)(double c, double y, double margin)
+{
+    fl_pair r;
+    const double h = c - margin;
+    r.v = y > 0 ? 1.0 - c : FL_FN(emb_relu)(h);
+    r.g = y > 0 ? -1.0 : (h > 0 ? 1.0 : (c == c ? 0.0 : c));
+    return r;
+}
+
+static fl_result FL_FN(cosine_embedding)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     const ptrdiff_t K = a->k;
     const FL_T *y = (const FL_T *)a->y_true;
@@ -251,14 +271,8 @@ static double FL_FN(cosine_embedding)(const fl_args *a, ptrdiff_t r0, ptrdiff_t 
         const double A = s11 + eps, B = s22 + eps;
         const double r = 1.0 / (sqrt(A) * sqrt(B));
         const double c = s12 * r;
-        double row, dl;                       /* loss and dl/dcos */
-        if (y[i] > 0) {
-            row = 1.0 - c;
-            dl = -1.0;
-        } else {
-            row = FL_FN(emb_relu)(c - margin);
-            dl = c - margin > 0 ? 1.0 : (c == c ? 0.0 : c);
-        }
+        const fl_pair ld = FL_FN(cosine_row)(c, (double)y[i], margin);
+        const double row = ld.v, dl = ld.g;   /* loss and dl/dcos */
         if (g1_0) {
             FL_T *restrict g1 = g1_0 + i * K;
             FL_T *restrict g2 = g2_0 + i * K;
@@ -275,5 +289,5 @@ static double FL_FN(cosine_embedding)(const fl_args *a, ptrdiff_t r0, ptrdiff_t 
         if (per) per[i] = (FL_T)(row * wi);
         acc += row * wi;
     }
-    return acc;
+    return fl_result_of(acc, 0);
 }

@@ -16,14 +16,30 @@
  * - `fl_kernels_impl.h` is a "template" included twice, once with FL_T = float and once with
  *   FL_T = double; it includes the shared loops (`fl_loops_impl.h`) and one file per loss
  *   family (`fl_regression_impl.h`, ...).  A family file holds, per loss, one tiny
- *   `static inline` function that maps
- *   (target, prediction) to (loss, d loss / d prediction), and the loops that walk a block of
- *   rows.  Loops take the per-element function as an argument and are `always_inline`, so
- *   the compiler sees a direct call and inlines the maths into the vectorised loop: the maths
- *   is written once, the loops are written once, and there is no function pointer in the hot
- *   loop.
- * - A block function (`fl_<kernel>_<f32|f64>`) handles rows [r0, r1) and returns the sum of
- *   the weighted per-sample losses of those rows.  The Cython layer calls one per block.
+ *   `always_inline` function that maps (target, prediction) to a small struct returned by
+ *   value, `{v, g, h}` = (loss, d loss / d prediction, d2 loss / d prediction2) (as
+ *   scikit-learn's `closs_grad_*` return a `double_pair`), and the loops that walk a block
+ *   of rows.  Loops take the per-element function as an argument and are `always_inline`, so
+ *   the compiler sees a direct call, inlines the maths into the vectorised loop and keeps the
+ *   struct's fields in registers (a field no loop reads is never computed): the maths is
+ *   written once, the loops are written once, and there is no function pointer and no store
+ *   through a pointer in the hot loop.
+ * - A block function (`fl_<kernel>_<f32|f64>`) handles rows [r0, r1) and returns an
+ *   `fl_result`: the sum of the weighted per-sample losses of those rows and error flags
+ *   (FL_ERR_*).  The Cython layer calls one per block, writes each block's result to its own
+ *   slot, adds the sums in block order and ORs the flags.
+ *
+ * No traps
+ * --------
+ * The Cython layer checks every array before a pointer is taken, but some facts can only be
+ * trusted as the kernel reads them: the kernels run without the GIL, so another thread may
+ * write to the inputs meanwhile.  So a kernel never indexes memory with a value it read from
+ * an input without checking that value where it is read (a class label is read once, into a
+ * local, and range-checked with one unsigned compare), and a probability-mode kernel tests
+ * its predictions for [0, 1] inside the fused pass (a branch-free OR-reduction).  What it
+ * finds it reports in the flags; the row of a bad label contributes 0 (loss and gradient).
+ * Kernels own any scratch memory they need (stack, or malloc per block call); they never
+ * depend on OpenMP thread numbers.
  */
 #ifndef FASTLOSS_KERNELS_H
 #define FASTLOSS_KERNELS_H
@@ -31,6 +47,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "fl_vmath.h"
 
@@ -65,6 +82,7 @@ static inline int omp_get_thread_num(void) { return 0; }
  * so families take ranges: 0-19 regression and classification core, 20-39 more regression,
  * classification and distribution losses, 40-59 metric learning and segmentation.
  * Adding a kernel = one line here + its block function in the family's impl file.
+ * NAME is also the kernel's public name (fl_kernel_name, and the Cython module's KERNELS).
  */
 #define FL_KERNELS(X)                                           \
     X(FL_MSE, 0, mse)                                           \
@@ -123,11 +141,46 @@ typedef struct {
     void *grad2, *grad3;         /* their gradients (NULL when grad is NULL) */
     ptrdiff_t n_classes;         /* segmentation: a row is (k / (n_classes inner), n_classes, */
     ptrdiff_t inner;             /*   inner) - the class axis and what follows it */
-    double *scratch;             /* per-thread scratch: scratch_stride doubles per OpenMP */
-    ptrdiff_t scratch_stride;    /*   thread number */
 } fl_args;
 
-typedef double (*fl_block_fn)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1);
+/* Error flags a block function reports (ORed over the blocks by the caller). */
+enum {
+    FL_ERR_LABEL = 1,       /* a class label outside [0, k) that is not the ignore index */
+    FL_ERR_PROB_RANGE = 2,  /* a probability-mode y_pred value outside [0, 1] (NaN is not) */
+    FL_ERR_NOMEM = 4        /* a kernel's scratch memory could not be allocated */
+};
+
+/* What a kernel's y_pred is: any real number, or a probability (checked for [0, 1]). */
+enum { FL_PRED_REAL = 0, FL_PRED_PROB = 1 };
+
+/* What a block function returns: its rows' weighted loss sum, and FL_ERR_* flags. */
+typedef struct { double sum; int flags; } fl_result;
+
+typedef fl_result (*fl_block_fn)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1);
+
+/* Two doubles by value: the dtype-independent per-row maths returns these. */
+typedef struct { double v, g; } fl_pair;
+
+static inline fl_result fl_result_of(double sum, int flags)
+{
+    fl_result r;
+    r.sum = sum;
+    r.flags = flags;
+    return r;
+}
+
+/* Read a class label exactly once: a concurrent writer cannot make a second read differ from
+ * the value that was range-checked. */
+static inline int64_t fl_read_label(const int64_t *labels, ptrdiff_t i)
+{
+    return *(const volatile int64_t *)(labels + i);
+}
+
+/* Whether label y is outside [0, C): one unsigned compare (a negative y wraps to a huge one). */
+static inline int fl_bad_label(int64_t y, ptrdiff_t C)
+{
+    return (uint64_t)y >= (uint64_t)C;
+}
 
 /* Sum a[0..n) pairwise, in a fixed order: deterministic and accurate. */
 static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
@@ -183,6 +236,37 @@ static inline fl_block_fn fl_get_block(int kernel, int is_double)
     return table[kernel][is_double ? 1 : 0];
 }
 #undef FL_TABLE_ENTRY
+
+/* The name of kernel `kernel` (the X-macro's NAME), or NULL if no kernel has that id. */
+#define FL_NAME_ENTRY(ID, NUMBER, NAME) [ID] = #NAME,
+static inline const char *fl_kernel_name(int kernel)
+{
+    static const char *const names[FL_N_KERNELS] = { FL_KERNELS(FL_NAME_ENTRY) };
+    if (kernel < 0 || kernel >= FL_N_KERNELS) return NULL;
+    return names[kernel];
+}
+#undef FL_NAME_ENTRY
+
+/* Run block b of the plan (rows_per_block rows, the last one shorter) and store its result in
+ * its own slots partial[b] and flags[b]: which thread runs it does not matter. */
+static inline void fl_run_block(fl_block_fn fn, const fl_args *a, ptrdiff_t b,
+                                ptrdiff_t rows_per_block, ptrdiff_t n_rows, double *partial,
+                                int *flags)
+{
+    const ptrdiff_t r0 = b * rows_per_block;
+    const ptrdiff_t r1 = r0 + rows_per_block < n_rows ? r0 + rows_per_block : n_rows;
+    const fl_result r = fn(a, r0, r1);
+    partial[b] = r.sum;
+    flags[b] = r.flags;
+}
+
+/* OR of flags[0..n): the same whatever the order. */
+static inline int fl_or_flags(const int *flags, ptrdiff_t n)
+{
+    int f = 0;
+    for (ptrdiff_t i = 0; i < n; ++i) f |= flags[i];
+    return f;
+}
 
 /* The kernels' exp/log/log1p over an array (which: 0 exp, 1 log, 2 log1p), for testing
  * their accuracy at every instruction-set level. */

@@ -3,8 +3,10 @@
  *   FL_T (float|double), FL_SUF (f32|f64) and the maths names FL_EXP, FL_LOG, FL_LOG1P,
  *   FL_FABS, FL_FMAX defined.  Do not include directly.
  *
- * Conventions of every per-element function `FL_FN(<loss>_elem)(t, p, a, &g)`:
- *   returns the loss of one element, stores d loss / d p in *g;
+ * Conventions of every per-element function `FL_FN(<loss>_elem)(t, p, a)`:
+ *   returns, by value, FL_FN(vgh) {v, g, h}: the loss of one element, d loss / d p and
+ *   d2 loss / d p2 (h is NaN, "not provided", until the second-derivative work fills it in;
+ *   no loop reads it yet, so it costs nothing);
  *   written branch-free (selects), so the loops around them vectorise;
  *   a NaN input gives a NaN loss and a NaN gradient;
  *   a term whose coefficient is exactly 0 contributes 0 even where its log is infinite.

@@ -4,11 +4,7 @@
  *   FL_T (float|double), FL_SUF (f32|f64) and the libm names FL_EXP, FL_LOG, FL_LOG1P,
  *   FL_FABS, FL_FMAX defined.  Do not include directly.
  *
- * Conventions of every per-element function `FL_FN(<loss>_elem)(t, p, a, &g)`:
- *   returns the loss of one element, stores d loss / d p in *g;
- *   written branch-free (selects), so the loops around them vectorise;
- *   a NaN input gives a NaN loss and a NaN gradient;
- *   a term whose coefficient is exactly 0 contributes 0 even where its log is infinite.
+ * Conventions of every per-element function: see fl_kernels_impl.h.
  */
 #ifndef FL_CAT
 #define FL_CAT_(a, b) a##_##b
@@ -17,7 +13,27 @@
 #undef FL_FN
 #define FL_FN(name) FL_CAT(fl_##name, FL_SUF)
 
-typedef FL_T (*FL_FN(elem_fn))(FL_T t, FL_T p, const fl_args *a, FL_T *g);
+/* What a per-element maths function returns: loss, first and second derivative in p. */
+typedef struct { FL_T v, g, h; } FL_FN(vgh);
+
+typedef FL_FN(vgh) (*FL_FN(elem_fn))(FL_T t, FL_T p, const fl_args *a);
+
+/* {v, g} of a loss whose second derivative is not provided yet (h = NaN, never read). */
+FL_INLINE FL_FN(vgh) FL_FN(vg)(FL_T v, FL_T g)
+{
+    FL_FN(vgh) r;
+    r.v = v;
+    r.g = g;
+    r.h = (FL_T)NAN;
+    return r;
+}
+
+/* Whether x is a probability-mode input outside [0, 1], as 0/1 (NaN is not: it passes
+ * through as a NaN loss).  Branch-free, for OR-reductions inside the fused loops. */
+FL_INLINE int FL_FN(out_of_unit)(FL_T x)
+{
+    return (x < (FL_T)0) | (x > (FL_T)1);
+}
 
 /* sign(d) with sign(0) = 0 and sign(NaN) = NaN (copysign would drop the NaN). */
 FL_INLINE FL_T FL_FN(sign)(FL_T d)
@@ -36,8 +52,10 @@ FL_INLINE FL_T FL_FN(clip)(FL_T p, FL_T lo, FL_T hi)
  * ------------------------------------------------------------------------------------------ */
 
 /*
- * One contiguous run of n elements.  Returns sum(loss * w) in double.  The has_* flags are
- * compile-time constants at every call site, so each combination is its own clean loop.
+ * One contiguous run of n elements.  Returns sum(loss * w) in double, and with prob set the
+ * flag FL_ERR_PROB_RANGE if a prediction is outside [0, 1] (an integer OR-reduction in the
+ * same loop, no second pass).  The has_* and prob flags are compile-time constants at every
+ * call site, so each combination is its own clean loop.
  *
  * Each chunk is two loops.  The first evaluates the per-element maths, writes the gradient
  * and parks the losses in an L1-resident buffer; it carries no pragma, so gcc vectorises it
@@ -50,13 +68,16 @@ FL_INLINE FL_T FL_FN(clip)(FL_T p, FL_T lo, FL_T hi)
 #define FL_CHUNK 256
 #endif
 
-FL_INLINE double FL_FN(elem_loop)(FL_FN(elem_fn) f, const fl_args *a,
-                                  const FL_T *restrict t, const FL_T *restrict p,
-                                  FL_T *restrict g, FL_T *restrict per,
-                                  const double *restrict w, ptrdiff_t n, FL_T gscale,
-                                  const int has_g, const int has_per, const int has_w)
+FL_INLINE fl_result FL_FN(elem_loop)(FL_FN(elem_fn) f, const fl_args *a,
+                                     const FL_T *restrict t, const FL_T *restrict p,
+                                     FL_T *restrict g, FL_T *restrict per,
+                                     const double *restrict w, ptrdiff_t n, double gscale,
+                                     const int has_g, const int has_per, const int has_w,
+                                     const int prob)
 {
     double acc = 0.0;
+    int bad = 0;
+    const FL_T gs = (FL_T)gscale;   /* unweighted: the reduction's scale, in the dtype */
     const fl_args la = *a;   /* a private copy: stores through g cannot alias the parameters */
     FL_T lbuf[FL_CHUNK];
     for (ptrdiff_t c0 = 0; c0 < n; c0 += FL_CHUNK) {
@@ -64,16 +85,18 @@ FL_INLINE double FL_FN(elem_loop)(FL_FN(elem_fn) f, const fl_args *a,
         const FL_T *restrict tc = t + c0;
         const FL_T *restrict pc = p + c0;
         for (ptrdiff_t i = 0; i < m; ++i) {
-            FL_T gi;
-            const FL_T li = f(tc[i], pc[i], &la, &gi);
-            lbuf[i] = li;
+            const FL_FN(vgh) r = f(tc[i], pc[i], &la);
+            lbuf[i] = r.v;
+            if (prob) bad |= FL_FN(out_of_unit)(pc[i]);
             if (has_w) {
-                const FL_T wi = (FL_T)w[c0 + i];
-                if (has_g) g[c0 + i] = gi * (gscale * wi);
-                if (has_per) per[c0 + i] = li * wi;
+                /* weights are float64 and scale in double: a float32 cast of a weight of
+                 * 1e-50 is 0 and of 1e39 inf, and 1 / sum(w) can overflow float32 too */
+                const double wi = w[c0 + i];
+                if (has_g) g[c0 + i] = (FL_T)((double)r.g * (gscale * wi));
+                if (has_per) per[c0 + i] = (FL_T)((double)r.v * wi);
             } else {
-                if (has_g) g[c0 + i] = gi * gscale;
-                if (has_per) per[c0 + i] = li;
+                if (has_g) g[c0 + i] = r.g * gs;
+                if (has_per) per[c0 + i] = r.v;
             }
         }
         double s = 0.0;
@@ -86,32 +109,34 @@ FL_INLINE double FL_FN(elem_loop)(FL_FN(elem_fn) f, const fl_args *a,
         }
         acc += s;
     }
-    return acc;
+    return fl_result_of(acc, bad ? FL_ERR_PROB_RANGE : 0);
 }
 
-FL_INLINE double FL_FN(elem_run)(FL_FN(elem_fn) f, const fl_args *a,
-                                 const FL_T *t, const FL_T *p, FL_T *g, FL_T *per,
-                                 const double *w, ptrdiff_t n, FL_T gscale)
+FL_INLINE fl_result FL_FN(elem_run)(FL_FN(elem_fn) f, const fl_args *a,
+                                    const FL_T *t, const FL_T *p, FL_T *g, FL_T *per,
+                                    const double *w, ptrdiff_t n, double gscale, const int prob)
 {
     if (g) {
-        if (per) return w ? FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 1, 1, 1)
-                          : FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 1, 1, 0);
-        return w ? FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 1, 0, 1)
-                 : FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 1, 0, 0);
+        if (per) return w ? FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 1, 1, 1, prob)
+                          : FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 1, 1, 0, prob);
+        return w ? FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 1, 0, 1, prob)
+                 : FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 1, 0, 0, prob);
     }
-    if (per) return w ? FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 0, 1, 1)
-                      : FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 0, 1, 0);
-    return w ? FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 0, 0, 1)
-             : FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 0, 0, 0);
+    if (per) return w ? FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 0, 1, 1, prob)
+                      : FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 0, 1, 0, prob);
+    return w ? FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 0, 0, 1, prob)
+             : FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 0, 0, 0, prob);
 }
 
 /*
  * Rows [r0, r1) of an elementwise loss.  The per-sample loss is the mean over the last axis
  * (mean_last_axis = 1: MSE, BCE, ...) or its sum (0: categorical cross-entropy).  Without
  * per-row weights or outputs the block is one flat run; otherwise one run per row.
+ * pred = FL_PRED_PROB reports y_pred values outside [0, 1] (FL_ERR_PROB_RANGE).
  */
-FL_INLINE double FL_FN(elem_block)(FL_FN(elem_fn) f, const fl_args *a,
-                                   ptrdiff_t r0, ptrdiff_t r1, const int mean_last_axis)
+FL_INLINE fl_result FL_FN(elem_block)(FL_FN(elem_fn) f, const fl_args *a,
+                                      ptrdiff_t r0, ptrdiff_t r1, const int mean_last_axis,
+                                      const int pred)
 {
     const ptrdiff_t K = a->k;
     const FL_T *t = (const FL_T *)a->y_true;
@@ -120,29 +145,35 @@ FL_INLINE double FL_FN(elem_block)(FL_FN(elem_fn) f, const fl_args *a,
     FL_T *per = (FL_T *)a->per_sample;
     const double *w = a->sample_weight;
     const double kscale = mean_last_axis ? 1.0 / (double)K : 1.0;
+    const int prob = pred == FL_PRED_PROB;
 
     if (K == 1 || (!per && !w)) {
-        const double s = FL_FN(elem_run)(f, a, t + r0 * K, p + r0 * K, g ? g + r0 * K : NULL,
-                                         per ? per + r0 : NULL, w ? w + r0 : NULL,
-                                         (r1 - r0) * K, (FL_T)(a->scale * kscale));
-        return s * kscale;
+        const fl_result s = FL_FN(elem_run)(f, a, t + r0 * K, p + r0 * K,
+                                            g ? g + r0 * K : NULL, per ? per + r0 : NULL,
+                                            w ? w + r0 : NULL, (r1 - r0) * K,
+                                            a->scale * kscale, prob);
+        return fl_result_of(s.sum * kscale, s.flags);
     }
     double acc = 0.0;
+    int flags = 0;
     for (ptrdiff_t i = r0; i < r1; ++i) {
         const double wi = w ? w[i] : 1.0;
-        const double s = kscale * FL_FN(elem_run)(f, a, t + i * K, p + i * K,
-                                                  g ? g + i * K : NULL, NULL, NULL, K,
-                                                  (FL_T)(a->scale * kscale * wi));
-        if (per) per[i] = (FL_T)(s * wi);
-        acc += s * wi;
+        const fl_result s = FL_FN(elem_run)(f, a, t + i * K, p + i * K,
+                                            g ? g + i * K : NULL, NULL, NULL, K,
+                                            a->scale * kscale * wi, prob);
+        const double row = kscale * s.sum;
+        if (per) per[i] = (FL_T)(row * wi);
+        acc += row * wi;
+        flags |= s.flags;
     }
-    return acc;
+    return fl_result_of(acc, flags);
 }
 
-#define FL_ELEMENTWISE_KERNEL(NAME, MEAN_LAST_AXIS)                                          \
-    static double FL_FN(NAME)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)                  \
+/* The block function of an elementwise loss; PRED is FL_PRED_REAL or FL_PRED_PROB. */
+#define FL_ELEMENTWISE_KERNEL(NAME, MEAN_LAST_AXIS, PRED)                                    \
+    static fl_result FL_FN(NAME)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)               \
     {                                                                                         \
-        return FL_FN(elem_block)(FL_FN(NAME##_elem), a, r0, r1, MEAN_LAST_AXIS);              \
+        return FL_FN(elem_block)(FL_FN(NAME##_elem), a, r0, r1, MEAN_LAST_AXIS, PRED);        \
     }
 
 

@@ -1,56 +1,56 @@
 /*
  * Regression losses: per-element maths (dtype template, see fl_kernels_impl.h).
- * Each `FL_FN(<name>_elem)(t, p, a, &g)` returns the loss of one element and stores
- * d loss / d p in *g; FL_ELEMENTWISE_KERNEL(<name>, 1) makes its block function (per-sample
- * loss = mean over the last axis).
+ * Each `FL_FN(<name>_elem)(t, p, a)` returns {loss, d loss / d p, -} of one element by value;
+ * FL_ELEMENTWISE_KERNEL(<name>, 1, FL_PRED_REAL) makes its block function (per-sample loss =
+ * mean over the last axis).
  */
 
 /* mse: (p - t)^2 */
-FL_INLINE FL_T FL_FN(mse_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(mse_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     (void)a;
     const FL_T d = p - t;
-    *g = (FL_T)2 * d;
-    return d * d;
+    const FL_T g = (FL_T)2 * d;
+    return FL_FN(vg)(d * d, g);
 }
 
 /* mae: |p - t|, subgradient 0 at 0 */
-FL_INLINE FL_T FL_FN(mae_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(mae_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     (void)a;
     const FL_T d = p - t;
-    *g = FL_FN(sign)(d);
-    return FL_FABS(d);
+    const FL_T g = FL_FN(sign)(d);
+    return FL_FN(vg)(FL_FABS(d), g);
 }
 
 /* huber, param[0] = delta:  0.5 d^2 if |d| <= delta, else delta (|d| - 0.5 delta) */
-FL_INLINE FL_T FL_FN(huber_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(huber_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     const FL_T delta = (FL_T)a->param[0];
     const FL_T d = p - t;
     const FL_T ad = FL_FABS(d);
     const int quad = ad <= delta;
-    *g = quad ? d : delta * FL_FN(sign)(d);
-    return quad ? (FL_T)0.5 * d * d : delta * (ad - (FL_T)0.5 * delta);
+    const FL_T g = quad ? d : delta * FL_FN(sign)(d);
+    return FL_FN(vg)(quad ? (FL_T)0.5 * d * d : delta * (ad - (FL_T)0.5 * delta), g);
 }
 
-FL_ELEMENTWISE_KERNEL(mse, 1)
-FL_ELEMENTWISE_KERNEL(mae, 1)
-FL_ELEMENTWISE_KERNEL(huber, 1)
+FL_ELEMENTWISE_KERNEL(mse, 1, FL_PRED_REAL)
+FL_ELEMENTWISE_KERNEL(mae, 1, FL_PRED_REAL)
+FL_ELEMENTWISE_KERNEL(huber, 1, FL_PRED_REAL)
 
 /*
  * smooth_l1, param[0] = beta >= 0 (PyTorch's SmoothL1Loss), d = p - t:
  *   0.5 d^2 / beta if |d| < beta, else |d| - 0.5 beta;   gradient d / beta, or sign(d).
  * beta = 0 is the absolute error: the quadratic branch is then never selected.
  */
-FL_INLINE FL_T FL_FN(smooth_l1_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(smooth_l1_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     const FL_T beta = (FL_T)a->param[0];
     const FL_T d = p - t;
     const FL_T ad = FL_FABS(d);
     const int quad = ad < beta;
-    *g = quad ? d / beta : FL_FN(sign)(d);
-    return quad ? (FL_T)0.5 * d * d / beta : ad - (FL_T)0.5 * beta;
+    const FL_T g = quad ? d / beta : FL_FN(sign)(d);
+    return FL_FN(vg)(quad ? (FL_T)0.5 * d * d / beta : ad - (FL_T)0.5 * beta, g);
 }
 
 /*
@@ -63,7 +63,7 @@ FL_INLINE FL_T FL_FN(smooth_l1_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
  * om itself is computed without cancellation for |d| < 1 by Kahan's expm1 trick:
  *   1 - e = (1 - e) |d| / -log(e)  (the ratio absorbs the rounding of e), and |d| when e == 1.
  */
-FL_INLINE FL_T FL_FN(log_cosh_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(log_cosh_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     (void)a;
     const FL_T d = p - t;
@@ -73,9 +73,9 @@ FL_INLINE FL_T FL_FN(log_cosh_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
     const FL_T om = ad < (FL_T)1 ? (e == (FL_T)1 ? ad : d1 * ad / -FL_LOG(e)) : d1;
     const int small = ad < (FL_T)2;
     const FL_T e2 = e * e;
-    *g = FL_FN(sign)(d) * (om * ((FL_T)1 + e) / ((FL_T)1 + e2));
+    const FL_T g = FL_FN(sign)(d) * (om * ((FL_T)1 + e) / ((FL_T)1 + e2));
     const FL_T lg = FL_LOG1P(small ? om * om / ((FL_T)2 * e) : e2);
-    return small ? lg : (ad - (FL_T)0.6931471805599453) + lg;
+    return FL_FN(vg)(small ? lg : (ad - (FL_T)0.6931471805599453) + lg, g);
 }
 
 /*
@@ -84,12 +84,12 @@ FL_INLINE FL_T FL_FN(log_cosh_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
  *   q d if d >= 0, else (q - 1) d;   d/dp = -q if d > 0, 1 - q if d < 0, 0 at d = 0
  * (the subgradient 0 at the kink, as mae; q = 0.5 is half the absolute error exactly).
  */
-FL_INLINE FL_T FL_FN(quantile_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(quantile_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     const FL_T q = (FL_T)a->param[0];
     const FL_T d = t - p;
-    *g = d > 0 ? -q : (d < 0 ? (FL_T)1 - q : d);   /* d: 0 at the kink, NaN for NaN */
-    return d >= 0 ? q * d : (q - (FL_T)1) * d;
+    const FL_T g = d > 0 ? -q : (d < 0 ? (FL_T)1 - q : d);   /* d: 0 at the kink, NaN for NaN */
+    return FL_FN(vg)(d >= 0 ? q * d : (q - (FL_T)1) * d, g);
 }
 
 /* Stirling's approximation of log(t!) - (t log t - t) for PyTorch's full=True: only t > 1. */
@@ -106,18 +106,20 @@ FL_INLINE FL_T FL_FN(poisson_stirling)(FL_T t)
  * The t z term is 0 when t = 0 (so z = -inf gives 0, not NaN) and z = +inf gives +inf (not
  * inf - inf).  param[1] != 0 (full) adds the Stirling term of t, which has no gradient.
  */
-FL_INLINE FL_T FL_FN(poisson_log_elem)(FL_T t, FL_T z, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(poisson_log_elem)(FL_T t, FL_T z, const fl_args *a)
 {
     (void)a;
     const FL_T ez = FL_EXP(z);
-    *g = ez - t;
+    const FL_T g = ez - t;
     const FL_T l = ez - FL_FN(zmul)(t, z);
-    return z < (FL_T)INFINITY ? l : z;
+    return FL_FN(vg)(z < (FL_T)INFINITY ? l : z, g);
 }
 
-FL_INLINE FL_T FL_FN(poisson_log_full_elem)(FL_T t, FL_T z, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(poisson_log_full_elem)(FL_T t, FL_T z, const fl_args *a)
 {
-    return FL_FN(poisson_log_elem)(t, z, a, g) + FL_FN(poisson_stirling)(t);
+    FL_FN(vgh) r = FL_FN(poisson_log_elem)(t, z, a);
+    r.v += FL_FN(poisson_stirling)(t);
+    return r;
 }
 
 /*
@@ -125,17 +127,19 @@ FL_INLINE FL_T FL_FN(poisson_log_full_elem)(FL_T t, FL_T z, const fl_args *a, FL
  *   p - t log(p + eps),   d/dp = 1 - t / (p + eps);
  * the log term is 0 when t = 0; p = +inf gives +inf.  param[1] != 0 (full): Stirling term.
  */
-FL_INLINE FL_T FL_FN(poisson_rate_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(poisson_rate_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     const FL_T q = p + (FL_T)a->param[0];
-    *g = (p == p ? (FL_T)1 : p) - (t != 0 ? t / q : (FL_T)0);
+    const FL_T g = (p == p ? (FL_T)1 : p) - (t != 0 ? t / q : (FL_T)0);
     const FL_T l = p - (t != 0 ? t * FL_LOG(q) : (FL_T)0);
-    return p < (FL_T)INFINITY ? l : p;
+    return FL_FN(vg)(p < (FL_T)INFINITY ? l : p, g);
 }
 
-FL_INLINE FL_T FL_FN(poisson_rate_full_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(poisson_rate_full_elem)(FL_T t, FL_T p, const fl_args *a)
 {
-    return FL_FN(poisson_rate_elem)(t, p, a, g) + FL_FN(poisson_stirling)(t);
+    FL_FN(vgh) r = FL_FN(poisson_rate_elem)(t, p, a);
+    r.v += FL_FN(poisson_stirling)(t);
+    return r;
 }
 
 /*
@@ -143,13 +147,13 @@ FL_INLINE FL_T FL_FN(poisson_rate_full_elem)(FL_T t, FL_T p, const fl_args *a, F
  * p = +inf gives loss +inf and gradient 0 (the limit).  Values <= -1 are refused by the
  * Python layer (scikit-learn's rule); here they would give NaN or inf, never a bad read.
  */
-FL_INLINE FL_T FL_FN(msle_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(msle_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     (void)a;
     const FL_T d = FL_LOG1P(p) - FL_LOG1P(t);
     const FL_T gd = (FL_T)2 * d / ((FL_T)1 + p);
-    *g = p < (FL_T)INFINITY ? gd : (d == d ? (FL_T)0 : d);
-    return d * d;
+    const FL_T g = p < (FL_T)INFINITY ? gd : (d == d ? (FL_T)0 : d);
+    return FL_FN(vg)(d * d, g);
 }
 
 /*
@@ -157,33 +161,33 @@ FL_INLINE FL_T FL_FN(msle_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
  * as Keras):
  *   scale |p - t| / max(|t|, epsilon),   d/dp = scale sign(p - t) / max(|t|, epsilon).
  */
-FL_INLINE FL_T FL_FN(mape_elem)(FL_T t, FL_T p, const fl_args *a, FL_T *g)
+FL_INLINE FL_FN(vgh) FL_FN(mape_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     const FL_T eps = (FL_T)a->param[0];
     const FL_T at = FL_FABS(t);
     const FL_T s = (FL_T)a->param[1] / (at > eps ? at : eps);  /* NaN t: the difference is NaN */
     const FL_T d = p - t;
-    *g = s * FL_FN(sign)(d);
-    return s * FL_FABS(d);
+    const FL_T g = s * FL_FN(sign)(d);
+    return FL_FN(vg)(s * FL_FABS(d), g);
 }
 
-FL_ELEMENTWISE_KERNEL(smooth_l1, 1)
-FL_ELEMENTWISE_KERNEL(log_cosh, 1)
-FL_ELEMENTWISE_KERNEL(quantile, 1)
-FL_ELEMENTWISE_KERNEL(msle, 1)
-FL_ELEMENTWISE_KERNEL(mape, 1)
+FL_ELEMENTWISE_KERNEL(smooth_l1, 1, FL_PRED_REAL)
+FL_ELEMENTWISE_KERNEL(log_cosh, 1, FL_PRED_REAL)
+FL_ELEMENTWISE_KERNEL(quantile, 1, FL_PRED_REAL)
+FL_ELEMENTWISE_KERNEL(msle, 1, FL_PRED_REAL)
+FL_ELEMENTWISE_KERNEL(mape, 1, FL_PRED_REAL)
 
 /* Poisson: param[1] (full) picks the loop once per block, not a select per element. */
-static double FL_FN(poisson_log)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+static fl_result FL_FN(poisson_log)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     return a->param[1] != 0.0
-        ? FL_FN(elem_block)(FL_FN(poisson_log_full_elem), a, r0, r1, 1)
-        : FL_FN(elem_block)(FL_FN(poisson_log_elem), a, r0, r1, 1);
+        ? FL_FN(elem_block)(FL_FN(poisson_log_full_elem), a, r0, r1, 1, FL_PRED_REAL)
+        : FL_FN(elem_block)(FL_FN(poisson_log_elem), a, r0, r1, 1, FL_PRED_REAL);
 }
 
-static double FL_FN(poisson_rate)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+static fl_result FL_FN(poisson_rate)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
     return a->param[1] != 0.0
-        ? FL_FN(elem_block)(FL_FN(poisson_rate_full_elem), a, r0, r1, 1)
-        : FL_FN(elem_block)(FL_FN(poisson_rate_elem), a, r0, r1, 1);
+        ? FL_FN(elem_block)(FL_FN(poisson_rate_full_elem), a, r0, r1, 1, FL_PRED_REAL)
+        : FL_FN(elem_block)(FL_FN(poisson_rate_elem), a, r0, r1, 1, FL_PRED_REAL);
 }

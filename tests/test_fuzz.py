@@ -378,8 +378,12 @@ def run_one(sc, backend):
         names = _names(sc, arg_names, kw)
         assert any(n in outcome[2] for n in names), \
             f"{backend}: {outcome[1].__name__} names no argument of the call: {outcome[2]!r}"
-        assert _unchanged(out_before, out), f"{backend}: raised ({outcome[2]}) after " \
-                                            f"writing into out"
+        # The two checks that ride in the fused pass (a label outside [0, C), a probability
+        # outside [0, 1]) are read after it, so out may hold partial results (documented);
+        # every other error leaves out untouched.
+        in_pass = "outside [0, 1]" in outcome[2] or "outside [0, " in outcome[2]
+        assert in_pass or _unchanged(out_before, out), \
+            f"{backend}: raised ({outcome[2]}) after writing into out"
         return outcome
     multi = N_PREDS.get(CASE_BY_ID[sc.case_id].kind, 1) > 1
     preds = args if CASE_BY_ID[sc.case_id].kind == "triplet" else args[1:]
