@@ -101,6 +101,13 @@ def test_a_new_loss_reaches_every_place():
                         call()
                     assert all(w in str(info.value) for w in words), (row_id, info.value)
         assert shape_for(case)
+        # the benchmark's catalogue times it (default inputs of its kind, fastloss alone
+        # until a peer formula is added)
+        sys.path.insert(0, os.path.join(ROOT, "bench"))
+        import harness
+        assert name in harness.catalogue_losses()
+        (workload,) = harness.catalogue_workloads([name], shapes={"regression": (64,)})
+        assert workload.loss == name
     finally:
         R.unregister(name)
     assert name not in fl.available()
