@@ -232,7 +232,7 @@ cdef block_plan _plan_blocks(Py_ssize_t n_rows, Py_ssize_t k, Py_ssize_t size,
     if n_threads <= 0:
         plan.nt = default_threads() if size >= _PAR_MIN else 1
     else:
-        plan.nt = n_threads
+        plan.nt = n_threads if n_threads < _n_cpus else _n_cpus   # never more than the CPUs
     if plan.nt > plan.n_blocks:
         plan.nt = <int>plan.n_blocks
     return plan

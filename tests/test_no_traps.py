@@ -184,3 +184,16 @@ def test_private_entry_points_cannot_crash_the_interpreter():
         K.run_multi(43, p, (p,), None, 3, None, None, 2, n_classes=2**62, inner=4)
     with pytest.raises(ValueError):
         K.run_multi(43, p, (p,), None, 3, None, None, 2, n_classes=3, inner=2**62)
+
+
+@pytest.mark.skipif(not fl.config()["compiled_kernels"], reason="kernels not built")
+def test_a_huge_thread_count_is_capped_at_the_cpus():
+    """n_threads=1000 (or 2**40) runs on the CPUs available, even through the private entry
+    point, and gives bitwise the one-thread answer (it used to start 1000 OS threads)."""
+    from fastloss import _kernels as K
+    y, p = rng.normal(size=(2, 300_000))
+    g1, g2 = np.empty_like(p), np.empty_like(p)
+    v1 = K.run(0, y, p, 1, g1, None, None, None, 2, n_threads=1)
+    v2 = K.run(0, y, p, 1, g2, None, None, None, 2, n_threads=1000)
+    assert v1 == v2 and np.array_equal(g1, g2)
+    assert fl.mse(y, p, n_threads=2**40) == v1
