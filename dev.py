@@ -134,16 +134,32 @@ def setup(job):
     return state
 
 
+#: Where the test runs start: not the repository root, so that ``python -m pytest`` and
+#: ``python -c`` (which put the working directory on sys.path) import the installed wheel,
+#: not the source tree, on every Python >= 3.10.
+RUN_DIR = os.path.join(ROOT, "tests")
+
+
 def test_env(**extra):
-    """Environment of the test runs: the repository root is not put on sys.path
-    (PYTHONSAFEPATH, Python >= 3.11), so ``import fastloss`` finds the installed package;
-    tests/conftest.py fails the run if it is the source tree (FASTLOSS_TEST_INSTALLED)."""
+    """Environment of the test runs: the repository root is not put on sys.path (the runs
+    start in tests/, and PYTHONSAFEPATH on Python >= 3.11), so ``import fastloss`` finds
+    the installed package; tests/conftest.py fails the run if it is the source tree
+    (FASTLOSS_TEST_INSTALLED)."""
     return dict(os.environ, PYTHONSAFEPATH="1", FASTLOSS_TEST_INSTALLED="1", **extra)
 
 
+def _absolute(arg):
+    """A repository-relative path argument (tests/..., bench/...) made absolute."""
+    if arg.startswith("-") or os.path.isabs(arg):
+        return arg
+    path = os.path.join(ROOT, arg.split("::")[0])
+    return os.path.join(ROOT, arg) if os.path.exists(path) else arg
+
+
 def run(cmd, env, label=""):
+    cmd = [_absolute(c) for c in cmd]
     print("+", label + " ".join(cmd), flush=True)
-    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    return subprocess.run(cmd, cwd=RUN_DIR, env=env).returncode
 
 
 def run_tests(py, args):
@@ -154,7 +170,7 @@ def run_tests(py, args):
     if code:
         return code
     probe = "from fastloss import _kernels as k; print(' '.join(k.simd_levels()))"
-    levels = subprocess.run([py, "-c", probe], cwd=ROOT, env=env, capture_output=True,
+    levels = subprocess.run([py, "-c", probe], cwd=RUN_DIR, env=env, capture_output=True,
                             text=True, check=True).stdout.split()
     for level in levels[:-1]:
         code = run([py, "-m", "pytest", *SIMD_TESTS, *args], dict(env, FASTLOSS_SIMD=level),
@@ -227,7 +243,7 @@ def run_sanitized(py, args):
              "print('sanitizer build:', c['compiler'], '| SIMD', c['simd'])")
     print("+ (ASan+UBSan) python -c <check that the sanitizer build is the one imported>",
           flush=True)
-    code = subprocess.run([py, "-c", probe], cwd=ROOT, env=env).returncode
+    code = subprocess.run([py, "-c", probe], cwd=RUN_DIR, env=env).returncode
     if code:
         return code
     tests = [t for t in SANITIZE_TESTS if os.path.exists(os.path.join(ROOT, t))]
@@ -242,10 +258,6 @@ def main(argv):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     job, rest = argv[0], argv[1:]
-    if job != "bench" and sys.version_info < (3, 11):
-        print(f"dev.py {job} needs Python >= 3.11 (PYTHONSAFEPATH keeps the source tree off "
-              f"sys.path, so the tests import the installed wheel)", file=sys.stderr)
-        return 2
     state = setup(job)
     py = venv_python()
     if job == "test":
