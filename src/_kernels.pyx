@@ -231,8 +231,8 @@ cdef block_plan _plan_blocks(Py_ssize_t n_rows, Py_ssize_t k, Py_ssize_t size,
     plan.n_blocks = (n_rows + plan.rows_per_block - 1) // plan.rows_per_block
     if n_threads <= 0:
         plan.nt = default_threads() if size >= _PAR_MIN else 1
-    else:
-        plan.nt = n_threads if n_threads < _n_cpus else _n_cpus   # never more than the CPUs
+    else:  # an explicit count is capped at the CPUs this process may use
+        plan.nt = n_threads if n_threads < _n_cpus else _n_cpus
     if plan.nt > plan.n_blocks:
         plan.nt = <int>plan.n_blocks
     return plan
@@ -242,7 +242,10 @@ cdef fl_result _run_blocks(fl_block_fn fn, const fl_args *args, block_plan plan)
     """Run fn over every block (in parallel when plan.nt > 1).  Return the block sums added
     pairwise in block order, so the result does not depend on the thread count, and the OR
     of the blocks' error flags (FL_ERR_*; turning them into exceptions is the caller's job).
-    Each block writes its own slots, so which thread ran a block changes nothing."""
+
+    Each block writes its own slots, so blocks are handed out dynamically, one at a time: a
+    thread that loses its core to another process does not hold the others up, and which
+    thread ran a block changes nothing."""
     cdef double stack_partial[STACK_BLOCKS]
     cdef int stack_flags[STACK_BLOCKS]
     cdef double *partial = stack_partial
@@ -265,7 +268,7 @@ cdef fl_result _run_blocks(fl_block_fn fn, const fl_args *args, block_plan plan)
                 for b in range(n_blocks):
                     fl_run_block(fn, args, b, rows_per_block, n_rows, partial, flags)
             else:
-                for b in prange(n_blocks, schedule="static", num_threads=nt):
+                for b in prange(n_blocks, schedule="dynamic", chunksize=1, num_threads=nt):
                     fl_run_block(fn, args, b, rows_per_block, n_rows, partial, flags)
             total.sum = fl_pairwise_sum(partial, n_blocks)
             total.flags = fl_or_flags(flags, n_blocks)

@@ -292,22 +292,49 @@ static fl_result FL_FN(scce_logit)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
  * ------------------------------------------------------------------------------------------ */
 typedef struct { double v; int bad; } FL_FN(row_value);
 
-/* One row with label y (in range): its loss, the gradient (has_g, a compile-time constant, so
- * each case is its own clean loop) and whether a p_k is outside [0, 1]. */
+/* One row with label y (in range): its loss, the gradient (has_g) and whether a p_k is outside
+ * [0, 1].  has_g and smoothed are compile-time constants, so each case is its own clean loop.
+ * Without label smoothing only the label's class has a loss term: the other classes add 0
+ * (or their NaN) and get the gradient -gs 0 (the value -gs 0 / q had), so the loop takes no
+ * log and no division, and the label's class is done once after it, with the same formulas as
+ * the smoothed loop (the results are bitwise those of the general loop). */
 FL_INLINE FL_FN(row_value) FL_FN(scce_prob_row)(const FL_T *restrict p, FL_T *restrict g,
                                                  ptrdiff_t C, int64_t y, FL_T keep, FL_T off,
-                                                 FL_T eps, FL_T hi, FL_T gs, const int has_g)
+                                                 FL_T eps, FL_T hi, FL_T gs, const int has_g,
+                                                 const int smoothed)
 {
     double row = 0.0;
     int bad = 0;
+    if (smoothed) {
 #pragma omp simd reduction(+:row) reduction(|:bad)
-    for (ptrdiff_t k = 0; k < C; ++k) {
-        const FL_T tk = (k == y ? keep : (FL_T)0) + off;
-        const FL_T q = FL_FN(clip)(p[k], eps, hi);
-        const int inside = p[k] >= eps && p[k] <= hi;
-        row += tk != 0 ? -(double)tk * (double)FL_LOG(q) : (p[k] == p[k] ? 0.0 : (double)p[k]);
-        if (has_g) g[k] = inside ? -gs * tk / q : (p[k] == p[k] ? (FL_T)0 : p[k]);
-        bad |= FL_FN(out_of_unit)(p[k]);
+        for (ptrdiff_t k = 0; k < C; ++k) {
+            const FL_T tk = (k == y ? keep : (FL_T)0) + off;
+            const FL_T q = FL_FN(clip)(p[k], eps, hi);
+            const int inside = p[k] >= eps && p[k] <= hi;
+            row += tk != 0 ? -(double)tk * (double)FL_LOG(q)
+                           : (p[k] == p[k] ? 0.0 : (double)p[k]);
+            if (has_g) g[k] = inside ? -gs * tk / q : (p[k] == p[k] ? (FL_T)0 : p[k]);
+            bad |= FL_FN(out_of_unit)(p[k]);
+        }
+    } else {
+        const FL_T g0 = -gs * (FL_T)0;
+        FL_T nans = (FL_T)0;      /* a sum of zeros and NaNs: exact in FL_T, in any order */
+#pragma omp simd reduction(+:nans) reduction(|:bad)
+        for (ptrdiff_t k = 0; k < C; ++k) {
+            const FL_T pk = p[k];
+            const int inside = pk >= eps && pk <= hi;
+            const FL_T nan_k = pk == pk ? (FL_T)0 : pk;     /* 0, or the NaN */
+            nans += k == y ? (FL_T)0 : nan_k;
+            if (has_g) g[k] = inside ? g0 : nan_k;
+            bad |= FL_FN(out_of_unit)(pk);
+        }
+        row = (double)nans;
+        const FL_T py = p[y];
+        const FL_T tk = keep + off;
+        const FL_T q = FL_FN(clip)(py, eps, hi);
+        const int inside = py >= eps && py <= hi;
+        row += tk != 0 ? -(double)tk * (double)FL_LOG(q) : (py == py ? 0.0 : (double)py);
+        if (has_g) g[y] = inside ? -gs * tk / q : (py == py ? (FL_T)0 : py);
     }
     FL_FN(row_value) r;
     r.v = row;
@@ -344,8 +371,12 @@ static fl_result FL_FN(scce_prob)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
         }
         if (a->class_weight) wi *= a->class_weight[y];
         const FL_T gs = (FL_T)(a->scale * wi);
-        const FL_FN(row_value) r = g ? FL_FN(scce_prob_row)(p, g, C, y, keep, off, eps, hi, gs, 1)
-                                     : FL_FN(scce_prob_row)(p, g, C, y, keep, off, eps, hi, gs, 0);
+        const FL_FN(row_value) r =
+            smooth != 0.0
+                ? (g ? FL_FN(scce_prob_row)(p, g, C, y, keep, off, eps, hi, gs, 1, 1)
+                     : FL_FN(scce_prob_row)(p, g, C, y, keep, off, eps, hi, gs, 0, 1))
+                : (g ? FL_FN(scce_prob_row)(p, g, C, y, keep, off, eps, hi, gs, 1, 0)
+                     : FL_FN(scce_prob_row)(p, g, C, y, keep, off, eps, hi, gs, 0, 0));
         if (per) per[i] = (FL_T)(r.v * wi);
         acc += r.v * wi;
         bad |= r.bad;

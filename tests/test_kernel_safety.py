@@ -6,7 +6,9 @@
 * A probability-mode y_pred outside [0, 1] is found inside the fused pass and raises
   (ValueError naming y_pred); NaN passes through as NaN.
 * Segmentation scratch does not depend on OpenMP thread numbers: calls from many threads at
-  once are safe and exact."""
+  once are safe and exact.
+* An explicit n_threads is capped at the CPUs available and at the number of blocks."""
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -190,3 +192,29 @@ def test_segmentation_from_many_threads_at_once(classes):
     for value, grad in results:
         assert value == ref_value
         np.testing.assert_array_equal(grad, ref_grad)
+
+
+def test_thousand_threads_equals_one_bitwise():
+    rng = np.random.default_rng(6)
+    y = rng.normal(size=200_000).astype(np.float32)
+    p = rng.normal(size=200_000).astype(np.float32)
+    v1, g1 = fl.mse.value_and_grad(y, p, n_threads=1)
+    v2, g2 = fl.mse.value_and_grad(y, p, n_threads=1000)
+    assert v1 == v2
+    np.testing.assert_array_equal(g1, g2)
+    t = (rng.random((40, 3, 32, 32)) < 0.5).astype(np.float64)
+    x = rng.random((40, 3, 32, 32))
+    a = fl.dice.value_and_grad(t, x, n_threads=1)
+    b = fl.dice.value_and_grad(t, x, n_threads=1000)
+    assert a[0] == b[0]
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+def test_explicit_thread_count_is_capped_at_the_cpus():
+    cpus = len(os.sched_getaffinity(0))
+    y = np.zeros(2_000_000, np.float32)
+    before = len(os.listdir("/proc/self/task"))
+    fl.mse(y, y, n_threads=64)
+    after = len(os.listdir("/proc/self/task"))
+    assert after - before <= cpus
