@@ -72,8 +72,7 @@ def _doc(spec, params):
 
 
 _state = _config.state
-_override = _config._override.get     # the calling thread's backend choice, or None
-_State = _config._State
+_compiled = _config.compiled          # does the calling thread run the compiled kernels?
 _MISSING = object()
 _KIND_CODES = {"elementwise": 0, "categorical": 1, "sparse": 2}
 _EPS = {V.F32: float(np.finfo(np.float32).eps), V.F64: float(np.finfo(np.float64).eps)}
@@ -452,8 +451,7 @@ class Loss:
                  n_threads=None, **params):
         """The loss: a float, or the per-sample losses for ``reduction="none"``."""
         fast = self._fast_for(params) if params else self._fast
-        if fast is not None and sample_weight is None and (
-                _State.default_compiled if _override() is None else _override() == "cython"):
+        if fast is not None and sample_weight is None and _compiled():
             value = _config._kernels.fast(fast[0], fast[1], y_true, y_pred, None, reduction,
                                           fast[2], fast[3], fast[4], fast[5], n_threads,
                                           False)
@@ -473,8 +471,7 @@ class Loss:
                        out=None, n_threads=None, **params):
         """(loss, gradient) from one fused pass; with ``out=`` nothing else is allocated."""
         fast = self._fast_for(params) if params else self._fast
-        if fast is not None and sample_weight is None and (
-                _State.default_compiled if _override() is None else _override() == "cython"):
+        if fast is not None and sample_weight is None and _compiled():
             result = _config._kernels.fast(fast[0], fast[1], y_true, y_pred, out, reduction,
                                            fast[2], fast[3], fast[4], fast[5], n_threads,
                                            True)
