@@ -896,6 +896,17 @@ def _split(text):
     return [x.strip() for x in text.split(",") if x.strip()] if text else None
 
 
+def _portable(arg):
+    """A command-line argument as the results should record it: a path inside the repository
+    (dev.py passes absolute ones) relative to the repository root, so that the committed
+    command is the one to type in any checkout and names no directory of this machine."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    prefix, sep, path = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    if os.path.isabs(path) and os.path.commonpath([root, os.path.abspath(path)]) == root:
+        path = os.path.relpath(path, root)
+    return prefix + sep + path
+
+
 def run_from_args(args, argv):
     """Run ``bench`` from parsed CLI arguments; ``argv`` is recorded as the command."""
     import report
@@ -906,7 +917,7 @@ def run_from_args(args, argv):
                              result["mode"] == "full", log=sys.stderr)
         return 0
     losses = _split(args.losses)
-    command = " ".join(["python bench/run.py"] + [shlex.quote(a) for a in argv])
+    command = " ".join(["python bench/run.py"] + [shlex.quote(_portable(a)) for a in argv])
     if args.catalogue:
         known = catalogue_losses()
         for loss in losses or ():

@@ -1,18 +1,27 @@
-"""Render the README's loss table from the registry, or check that it is up to date.
+"""Render the README's generated tables, or check that they are up to date.
 
-    python tools/readme_tables.py          # rewrite the table in README.md
-    python tools/readme_tables.py --check  # exit 1 if README.md's table is stale
+    python tools/readme_tables.py          # rewrite the tables in README.md
+    python tools/readme_tables.py --check  # exit 1 if a table in README.md is stale
 
-The table sits between the markers ``<!-- losses:begin -->`` and ``<!-- losses:end -->``.
-Every column comes from the loss's registry entry: its name and arrays (the family's
-inputs), its parameters and defaults, ``summary``, ``reference``, and every name that
-``fl.get`` resolves to it (aliases that set parameters say which).
+The loss table sits between the markers ``<!-- losses:begin -->`` and
+``<!-- losses:end -->``.  Every column comes from the loss's registry entry: its name and
+arrays (the family's inputs), its parameters and defaults, ``summary``, ``reference``, and
+every name that ``fl.get`` resolves to it (aliases that set parameters say which).
+
+The performance table sits between ``<!-- perf:begin -->`` and ``<!-- perf:end -->``: the
+float32 rows of the committed full benchmark (``bench/results/full.md``), without the
+scikit-learn and bandwidth-reference columns (both stay in full.md), so that the README can
+only show what the committed results say.
 """
 import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- losses:begin -->", "<!-- losses:end -->"
+PERF_BEGIN, PERF_END = "<!-- perf:begin -->", "<!-- perf:end -->"
+FULL_RESULTS = os.path.join(ROOT, "bench", "results", "full.md")
+PERF_COLUMNS = ("workload", "size", "threads", "fastloss", "numpy", "torch", "jax", "numba",
+                "best peer / fastloss", "fastloss / bandwidth")
 
 
 def _value(v):
@@ -44,10 +53,31 @@ def render():
     return "\n".join(lines)
 
 
+def render_perf(path=FULL_RESULTS):
+    """The README's performance table: full.md's float32 rows, PERF_COLUMNS only."""
+    with open(path, encoding="utf-8") as fh:
+        table = [line.strip() for line in fh if line.startswith("| workload |")
+                 or (line.startswith("| ") and "---" not in line)]
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    keep = [header.index(c) for c in PERF_COLUMNS]
+    lines = ["| " + " | ".join(PERF_COLUMNS) + " |",
+             "|---|---|---|" + "---:|" * (len(PERF_COLUMNS) - 3)]
+    for line in table[1:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == len(header) and cells[header.index("dtype")] == "float32":
+            lines.append("| " + " | ".join(cells[k] for k in keep) + " |")
+    return "\n".join(lines)
+
+
+def _between(text, begin, end, body):
+    i, j = text.index(begin), text.index(end)
+    return text[:i + len(begin)] + "\n" + body + "\n" + text[j:]
+
+
 def replaced(text):
-    """README text with the table between the markers re-rendered."""
-    i, j = text.index(BEGIN), text.index(END)
-    return text[:i + len(BEGIN)] + "\n" + render() + "\n" + text[j:]
+    """README text with the tables between their markers re-rendered."""
+    text = _between(text, BEGIN, END, render())
+    return _between(text, PERF_BEGIN, PERF_END, render_perf())
 
 
 def main(argv):
@@ -57,7 +87,7 @@ def main(argv):
     new = replaced(text)
     if "--check" in argv:
         if new != text:
-            print("README.md's loss table is stale: run python tools/readme_tables.py")
+            print("a table in README.md is stale: run python tools/readme_tables.py")
             return 1
         return 0
     with open(path, "w", encoding="utf-8") as fh:
