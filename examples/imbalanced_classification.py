@@ -70,7 +70,7 @@ def load_data(seed=0, n_rare=12, test_fraction=0.3):
     return (X[train] - mean) / std, y[train], (X[test] - mean) / std, y[test]
 
 
-def fit(loss, X, y, sample_weight, steps, learning_rate, l2):
+def fit(loss, X, y, sample_weight, steps, learning_rate, l2, verbose=False):
     """Gradient descent on mean loss + l2/2 ||w||^2 for logit = X @ w + b."""
     n, d = X.shape
     w, b = np.zeros(d), 0.0
@@ -82,6 +82,8 @@ def fit(loss, X, y, sample_weight, steps, learning_rate, l2):
         value, _ = loss.value_and_grad(y, z, sample_weight=sample_weight, out=dz)
         w -= learning_rate * (X.T @ dz + l2 * w)
         b -= learning_rate * dz.sum()
+        if verbose and (step + 1) % 500 == 0:
+            print(f"    step {step + 1:4d}  training loss {value:.4f}")
     return w, b, value
 
 
@@ -105,18 +107,22 @@ def main(out=FIGURE, seed=0, n_rare=12, steps=2000, learning_rate=0.1, l2=1e-2,
     X, y, X_test, y_test = load_data(seed, n_rare)
     counts = np.bincount(y.astype(int), minlength=2)
     class_weight = len(y) / (2 * counts)          # "balanced": each class weighs n/2
+    if verbose:
+        print(f"training set: {counts[0]} benign, {counts[1]} malignant")
     results = {}
     for name, (loss, labels, weighted) in MODELS.items():
         targets = y if labels == "01" else 2 * y - 1
         weights = class_weight[y.astype(int)] if weighted else None
-        w, b, value = fit(loss, X, targets, weights, steps, learning_rate, l2)
+        if verbose:
+            print(f"  {name}")
+        w, b, value = fit(loss, X, targets, weights, steps, learning_rate, l2, verbose)
         z = X_test @ w + b
         results[name] = dict(scores(y_test, z), z=z, train_loss=float(value))
     results["data"] = dict(train=counts.tolist(),
                            test=np.bincount(y_test.astype(int), minlength=2).tolist())
     if verbose:
-        print(f"training set: {counts[0]} benign, {counts[1]} malignant; held out: "
-              f"{results['data']['test'][0]} benign, {results['data']['test'][1]} malignant")
+        print(f"held out: {results['data']['test'][0]} benign, "
+              f"{results['data']['test'][1]} malignant")
         print(f"{'loss':<22} {'accuracy':>9} {'recall (malignant)':>19} "
               f"{'specificity':>12} {'precision':>10}")
         for name in MODELS:

@@ -85,7 +85,7 @@ def fit(loss, X, y, steps, learning_rate, on_step=None):
         b -= learning_rate * dpred.sum()                     # dL/db = sum of dL/dpred
         history.append(value)
         if on_step is not None:
-            on_step(step, w, b)
+            on_step(step, w, b, value)
     return w, b, np.array(history)
 
 
@@ -102,14 +102,20 @@ def main(out=FIGURE, seed=0, steps=1000, learning_rate=0.05, verbose=True):
     def predict(w, b):                   # back to the target's units
         return (X_test @ w + b) * data["scale"] + data["center"]
 
+    if verbose:
+        print(f"diabetes: {len(y)} training rows ({len(data['bad'])} with a 10x target), "
+              f"{len(y_test)} held-out rows; {steps} gradient steps per loss")
     results = {}
     runs = [(name, loss, y) for name, loss in LOSSES.items()]
     runs.append(("MSE, clean data", LOSSES["MSE"], data["y_clean"]))
     for name, loss, targets in runs:
         test_error = []                  # held-out MAE after every step, for the figure
 
-        def track(step, w, b):
+        def track(step, w, b, value):
             test_error.append((step + 1, np.abs(predict(w, b) - y_test).mean()))
+            if verbose and (step + 1) % 250 == 0:
+                print(f"  {name:<16} step {step + 1:4d}  training loss {value:8.4f}  "
+                      f"held-out MAE {test_error[-1][1]:6.1f}")
 
         w, b, history = fit(loss, X, targets, steps, learning_rate, on_step=track)
         residual = predict(w, b) - y_test
@@ -118,8 +124,6 @@ def main(out=FIGURE, seed=0, steps=1000, learning_rate=0.05, verbose=True):
                              final_loss=float(history[-1]), residual=residual,
                              test_error=np.array(test_error))
     if verbose:
-        print(f"diabetes: {len(y)} training rows ({len(data['bad'])} with a 10x target), "
-              f"{len(y_test)} held-out rows; {steps} gradient steps per loss")
         print(f"{'loss':<16} {'held-out MAE':>12} {'held-out RMSE':>14}")
         for name, r in results.items():
             print(f"{name:<16} {r['mae']:>12.1f} {r['rmse']:>14.1f}")
