@@ -33,6 +33,7 @@ import fastloss as fl
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIGURE = os.path.join(HERE, "figures", "digits_early_stopping.png")
 
+# integer labels, raw scores (logits) in: softmax and log are fused into the loss
 cross_entropy = fl.get("sparse_categorical_cross_entropy", from_logits=True)
 
 
@@ -82,7 +83,8 @@ def train(data, label_smoothing, seed, max_epochs, patience, batch_size, learnin
     X, y, X_val, y_val, X_test, y_test = data
     rng = np.random.default_rng(seed)
     model = MLP(X.shape[1], n_hidden, 10, rng)
-    objective = fl.get(cross_entropy, label_smoothing=label_smoothing)
+    objective = fl.get("sparse_categorical_cross_entropy", from_logits=True,
+                       label_smoothing=label_smoothing)          # what training minimises
     dlogits = np.empty((batch_size, 10))          # preallocated gradient buffer
     history = {"train": [], "val": [], "val_accuracy": []}
     best = (np.inf, 0, [p.copy() for p in model.params()])
