@@ -83,10 +83,8 @@ def _per_shape(loss, shape):
     return tuple(shape[:-1])
 
 
-@torch.library.custom_op("fastloss::value_and_grad", mutates_args=(), device_types="cpu")
-def _value_and_grad(key: str, reduction: str, target: Optional[torch.Tensor],
-                    preds: List[torch.Tensor], sample_weight: Optional[torch.Tensor],
-                    want_grad: bool) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+def _run(key, reduction, target, preds, sample_weight, want_grad):
+    """The kernel on zero-copy NumPy views: (loss tensor, list of gradient tensors)."""
     loss = _LOSSES[key]
     arrays = [p.detach().numpy() for p in preds]
     if target is not None:
@@ -106,8 +104,15 @@ def _value_and_grad(key: str, reduction: str, target: Optional[torch.Tensor],
         if value.dtype != dtype:
             value = value.to(dtype)
     else:
-        value = torch.tensor(value, dtype=dtype)
+        value = torch.full((), value, dtype=dtype)
     return value, grads
+
+
+@torch.library.custom_op("fastloss::value_and_grad", mutates_args=(), device_types="cpu")
+def _value_and_grad(key: str, reduction: str, target: Optional[torch.Tensor],
+                    preds: List[torch.Tensor], sample_weight: Optional[torch.Tensor],
+                    want_grad: bool) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+    return _run(key, reduction, target, preds, sample_weight, want_grad)
 
 
 @_value_and_grad.register_fake
@@ -124,19 +129,46 @@ def _setup_context(ctx, inputs, output):
     ctx.save_for_backward(*output[1])
 
 
-def _backward(ctx, grad_value, grad_grads):
-    grads = ctx.saved_tensors
-    if ctx.reduction == "none":    # saved: each sample's own gradient; scale it per sample
-        scaled = []
+def _scaled(grads, grad_value, reduction):
+    """The saved gradients times grad_output (per sample for "none": the saved gradient is
+    then each sample's own derivative)."""
+    if reduction == "none":
+        out = []
         for g in grads:
             s = grad_value.reshape(tuple(grad_value.shape) + (1,) * (g.dim() - grad_value.dim()))
-            scaled.append(g * s)
-    else:
-        scaled = [g * grad_value for g in grads]
-    return None, None, None, scaled, None, None
+            out.append(g * s)
+        return out
+    return [g * grad_value for g in grads]
+
+
+def _backward(ctx, grad_value, grad_grads):
+    return None, None, None, _scaled(ctx.saved_tensors, grad_value, ctx.reduction), None, None
 
 
 _value_and_grad.register_autograd(_backward, setup_context=_setup_context)
+
+
+class _Fused(torch.autograd.Function):
+    """The same forward and backward as the custom op, for eager mode: a plain
+    autograd.Function costs a few microseconds per call where the custom op's Python
+    autograd wrapper costs a few hundred (``_apply`` calls the op while torch.compile
+    traces, this otherwise)."""
+
+    @staticmethod
+    def forward(ctx, key, reduction, target, sample_weight, want_grad, *preds):
+        value, grads = _run(key, reduction, target, preds, sample_weight, want_grad)
+        ctx.reduction = reduction
+        ctx.grads = grads
+        return value
+
+    @staticmethod
+    def backward(ctx, grad_value):
+        grads = ctx.grads
+        if ctx.reduction != "none" and float(grad_value) == 1.0:
+            scaled = grads             # loss.backward(): the saved gradient as it is
+        else:
+            scaled = _scaled(grads, grad_value, ctx.reduction)
+        return (None,) * 5 + tuple(scaled)
 
 
 # ---- the wrapper: checks, dtypes, layout --------------------------------------------------------
@@ -193,9 +225,14 @@ def _apply(loss, target, preds, reduction, sample_weight=None, names=None, key=N
         if not sample_weight.dtype.is_floating_point:
             sample_weight = sample_weight.to(torch.float64)
     want_grad = torch.is_grad_enabled() and any(p.requires_grad for p in preds)
-    value, _ = torch.ops.fastloss.value_and_grad(
-        key if key is not None else _key(loss), reduction, target, preds, sample_weight,
-        want_grad)
+    key = key if key is not None else _key(loss)
+    if torch.compiler.is_compiling():
+        value, _ = torch.ops.fastloss.value_and_grad(key, reduction, target, preds,
+                                                     sample_weight, want_grad)
+    elif want_grad:
+        value = _Fused.apply(key, reduction, target, sample_weight, want_grad, *preds)
+    else:
+        value, _ = _run(key, reduction, target, preds, sample_weight, False)
     return value if compute == dtype else value.to(dtype)
 
 

@@ -297,6 +297,21 @@ def test_training_on_digits_ends_at_torchs_parameters(digits, name):
     assert max((p - q).abs().max().item() for p, q in zip(ours, first)) > 1e-2   # it trained
 
 
+def test_custom_op_passes_opcheck():
+    """The op torch.compile traces (schema, fake implementation, registered autograd)."""
+    from fastloss.torch import _key
+    import fastloss as fl
+    z = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 5, (6,))
+    for reduction in ("mean", "none"):
+        for loss, target, preds in (
+                (fl.get("CrossEntropyLoss", label_smoothing=0.1), y, [z]),
+                (fl.get("triplet"), None, [torch.randn(6, 3, dtype=torch.float64,
+                                                       requires_grad=True) for _ in range(3)])):
+            torch.library.opcheck(torch.ops.fastloss.value_and_grad.default,
+                                  (_key(loss), reduction, target, preds, None, True))
+
+
 def test_torch_compile_matches_eager():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
