@@ -42,10 +42,12 @@ def _per_shape(loss, shape):
     return tuple(shape[:-1])
 
 
-def get(name, reduction="mean", **params):
+def get(name, reduction="mean", n_threads=None, **params):
     """The fastloss loss ``name`` (any name ``fastloss.get`` resolves, with ``params``) as a
     JAX function ``f(*arrays, sample_weight=None)`` returning the loss reduced by
-    ``reduction`` ("mean", "sum", "none", "sum_over_batch_size")."""
+    ``reduction`` ("mean", "sum", "none", "sum_over_batch_size").  ``n_threads`` is
+    fastloss's (the kernel runs on a thread of XLA's, where ``threadpoolctl`` limits set in
+    your thread do not apply: pass it here to limit the kernel's threads)."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, "
                          f"got {reduction!r}")
@@ -57,14 +59,15 @@ def get(name, reduction="mean", **params):
 
     def host_value(target, preds, sw):
         arrays = ([] if target is None else [np.asarray(target)]) + [np.asarray(p) for p in preds]
-        value = loss(*arrays, reduction=reduction,
+        value = loss(*arrays, reduction=reduction, n_threads=n_threads,
                      sample_weight=None if sw is None else np.asarray(sw))
         return np.asarray(value, dtype=np.asarray(preds[0]).dtype)
 
     def host_value_and_grad(target, preds, sw):
         arrays = ([] if target is None else [np.asarray(target)]) + [np.asarray(p) for p in preds]
         value, grads = loss.value_and_grad(
-            *arrays, reduction=reduction, sample_weight=None if sw is None else np.asarray(sw))
+            *arrays, reduction=reduction, n_threads=n_threads,
+            sample_weight=None if sw is None else np.asarray(sw))
         if n_preds == 1:
             grads = (grads,)
         dtype = np.asarray(preds[0]).dtype

@@ -158,12 +158,14 @@ class _Fused(torch.autograd.Function):
     def forward(ctx, key, reduction, target, sample_weight, want_grad, *preds):
         value, grads = _run(key, reduction, target, preds, sample_weight, want_grad)
         ctx.reduction = reduction
-        ctx.grads = grads
+        # saved (not a ctx attribute): autograd frees it right after backward unless the
+        # graph is retained, so the gradient handed on below is moved into .grad, not copied
+        ctx.save_for_backward(*grads)
         return value
 
     @staticmethod
     def backward(ctx, grad_value):
-        grads = ctx.grads
+        grads = ctx.saved_tensors
         if ctx.reduction != "none" and float(grad_value) == 1.0:
             scaled = grads             # loss.backward(): the saved gradient as it is
         else:

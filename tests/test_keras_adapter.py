@@ -145,7 +145,9 @@ print(json.dumps({
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
 def test_training_follows_keras_loss_curve(backend):
-    env = dict(os.environ, KERAS_BACKEND=backend)
+    # one OpenMP thread (torch's and fastloss's runtimes alike): on a shared two-core runner
+    # their thread teams stall each other; fastloss's numbers do not depend on it
+    env = dict(os.environ, KERAS_BACKEND=backend, OMP_NUM_THREADS="1")
     run = subprocess.run([sys.executable, "-c", TRAIN, backend], env=env, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]

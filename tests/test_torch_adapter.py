@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
+from threadpoolctl import threadpool_limits
 
 import fastloss.torch as flt
 
@@ -227,6 +228,14 @@ def test_gradient_flows_into_earlier_layers_and_dtypes():
     flt.MSELoss()(z.T, torch.zeros(16, 3, dtype=torch.float64)).backward()
     torch.testing.assert_close(z.grad, 2 * z.detach() / z.numel())
 
+    # retain_graph: the saved gradient survives a second backward
+    z = torch.randn(16, 3, requires_grad=True)
+    value = flt.CrossEntropyLoss()(z, y)
+    value.backward(retain_graph=True)
+    first = z.grad.clone()
+    value.backward()
+    torch.testing.assert_close(z.grad, 2 * first)
+
     # no_grad: the value only
     with torch.no_grad():
         v = flt.MSELoss()(torch.ones(4), torch.zeros(4))
@@ -249,12 +258,35 @@ def test_bad_input_names_the_argument():
         flt.BCEWithLogitsLoss(pos_weight=torch.ones(3))
     with pytest.raises(ValueError, match="label_smoothing"):
         flt.CrossEntropyLoss(weight=torch.ones(3), label_smoothing=0.1)(torch.randn(4, 3), y)
+    with pytest.raises(ValueError, match="weight with probability targets"):
+        flt.CrossEntropyLoss(weight=torch.ones(3))(torch.randn(4, 3),
+                                                   torch.softmax(torch.randn(4, 3), 1))
     with pytest.raises(ValueError, match="reduction"):
         flt.MSELoss(reduction="batchmean")
     with pytest.raises(ValueError, match="y_pred"):      # fastloss's own validation
         flt.BCELoss()(torch.full((4,), 2.0), torch.ones(4))
     with pytest.raises(ValueError, match="unknown loss"):
         flt.get("no_such_loss")
+
+
+def test_kernel_reads_the_tensors_memory(monkeypatch):
+    """Zero-copy: the kernel gets NumPy views of the (contiguous, CPU) tensors."""
+    seen = []
+
+    class Spy:
+        def __init__(self, loss):
+            self.loss = loss
+
+        def value_and_grad(self, *arrays, **kwargs):
+            seen.extend(arrays)
+            return self.loss.value_and_grad(*arrays, **kwargs)
+
+    module = flt.get("mse")
+    monkeypatch.setitem(flt._LOSSES, module._key, Spy(flt._LOSSES[module._key]))
+    z, t = torch.randn(5, 3, requires_grad=True), torch.randn(5, 3)
+    module(z, t).backward()
+    assert np.shares_memory(seen[1], z.detach().numpy())
+    assert np.shares_memory(seen[0], t.numpy())
 
 
 def test_import_fastloss_imports_no_framework():
@@ -272,6 +304,14 @@ def digits():
 
 
 def _train(loss_fn, X, target, steps=100, lr=0.5):
+    # One OpenMP thread for torch and fastloss alike: on a shared two-core runner their two
+    # OpenMP runtimes' thread teams stall each other (fastloss's results are bitwise the
+    # same for every thread count, so this changes no number).
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return _train_steps(loss_fn, X, target, steps, lr)
+
+
+def _train_steps(loss_fn, X, target, steps, lr):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.Tanh(),
                                 torch.nn.Linear(32, 10))
