@@ -124,6 +124,8 @@ def jax_pair(wid, y, z, threads):
 
 
 def fmt(seconds):
+    if seconds < 0:
+        return "−" + fmt(-seconds)
     for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
@@ -138,7 +140,17 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="skip the 10^7 and 512x32768 rows")
     parser.add_argument("--frameworks", default="torch,jax")
+    parser.add_argument("--note", default="", help="a sentence about the run for the table")
+    parser.add_argument("--from-json", default=None,
+                        help="re-render adapters.md from this adapters.json (no measuring)")
     args = parser.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as fh:
+            data = json.load(fh)
+        out = args.out or os.path.dirname(args.from_json)
+        with open(os.path.join(out, "adapters.md"), "w") as fh:
+            fh.write(markdown(data["meta"], data["rows"]))
+        return 0
 
     import torch
     from threadpoolctl import threadpool_limits
@@ -175,7 +187,7 @@ def main(argv=None):
                 threads=args.threads, machine=platform.machine(), processor=_cpu(),
                 cpus=os.cpu_count(), python=platform.python_version(),
                 torch=torch.__version__, jax=jax.__version__, fastloss=fl.__version__,
-                simd=fl.config().get("simd"))
+                simd=fl.config().get("simd"), note=args.note)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "adapters.json"), "w") as fh:
@@ -199,15 +211,19 @@ def _cpu():
 def markdown(meta, rows):
     out = ["# The loss inside a training step: fastloss adapters vs the framework's own loss",
            "",
-           f"`{meta['command']}` — {meta['processor']}, {meta['cpus']} CPUs (shared machine), "
+           f"`{meta['command']}` — {meta['processor']}, {meta['cpus']} CPUs, "
            f"{meta['threads']} thread(s), float32, torch {meta['torch']}, jax {meta['jax']}, "
            f"fastloss SIMD level {meta['simd']}.",
            "",
            "Median time of the loss's forward + backward (PyTorch: `criterion(logits, target)"
            ".backward()`; JAX: `jit(value_and_grad)`, fastloss.jax vs optax). *speed-up* = "
            "framework's own / fastloss adapter (above 1: fastloss faster). *overhead* = the "
-           "adapter's time minus fastloss's own `value_and_grad(out=buf)` on NumPy arrays.",
-           "",
+           "adapter's time minus fastloss's own `value_and_grad(out=buf)` on NumPy arrays: "
+           "the framework's dispatch and autograd engine (which its own loss pays too), the "
+           "adapter's Python, a freshly allocated gradient instead of a reused buffer "
+           "(page faults at large sizes) and, for JAX, `pure_callback`'s copies between "
+           "XLA and NumPy buffers; it can be below 0 within the timing noise.",
+           ""] + ([meta["note"], ""] if meta.get("note") else []) + [
            "| framework | loss | shape | fastloss adapter | framework's own | speed-up | "
            "fastloss direct | adapter overhead |",
            "|---|---|---|---:|---:|---:|---:|---:|"]
