@@ -86,11 +86,18 @@ def _per_shape(loss, shape):
 def _run(key, reduction, target, preds, sample_weight, want_grad):
     """The kernel on zero-copy NumPy views: (loss tensor, list of gradient tensors)."""
     loss = _LOSSES[key]
+    dtype = preds[0].dtype
+    if len(preds) == 1 and target is not None and sample_weight is None and want_grad:
+        grad = torch.empty_like(preds[0])        # the common call, without the lists
+        value, _ = loss.value_and_grad(target.detach().numpy(), preds[0].detach().numpy(),
+                                       reduction=reduction, out=grad.numpy())
+        grads = [grad]
+        return (torch.from_numpy(value) if isinstance(value, np.ndarray)
+                else torch.full((), value, dtype=dtype)), grads
     arrays = [p.detach().numpy() for p in preds]
     if target is not None:
         arrays.insert(0, target.detach().numpy())
     sw = None if sample_weight is None else sample_weight.detach().numpy()
-    dtype = preds[0].dtype
     if want_grad:
         grads = [torch.empty_like(p, memory_format=torch.contiguous_format) for p in preds]
         outs = tuple(g.numpy() for g in grads)
@@ -212,9 +219,25 @@ def _as_target(target, name):
     return target.detach().contiguous()
 
 
+def _ready(x):
+    """A CPU, contiguous float32/float64 tensor that needs no conversion."""
+    return x.dtype in _NATIVE and x.device.type == "cpu" and x.is_contiguous()
+
+
 def _apply(loss, target, preds, reduction, sample_weight=None, names=None, key=None):
     """Run a fastloss ``loss`` with autograd: ``target`` (or None) and the differentiated
     ``preds`` in fastloss's order; returns the loss tensor (per sample for "none")."""
+    # The common call (one input that needs grad and no conversion, a plain target, eager
+    # mode) goes straight to the autograd.Function: at 10^3 elements the checks below cost
+    # as much as the kernel.
+    if (key is not None and sample_weight is None and len(preds) == 1
+            and isinstance(target, torch.Tensor) and isinstance(preds[0], torch.Tensor)):
+        p = preds[0]
+        if (p.requires_grad and not target.requires_grad and _ready(p)
+                and target.device.type == "cpu" and target.is_contiguous()
+                and target.dtype not in _VIA_FLOAT32 and not target.is_complex()
+                and torch.is_grad_enabled() and not torch.compiler.is_compiling()):
+            return _Fused.apply(key, reduction, target, None, True, p)
     if names is None:
         names = loss.inputs[len(loss.inputs) - len(preds):]
     dtype = _prediction_dtype(preds, names)
