@@ -43,7 +43,6 @@ import numpy as np
 import torch
 
 from . import _registry
-from ._loss import Loss as _FastLoss
 
 __all__ = [
     "get", "Loss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss",
