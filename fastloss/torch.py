@@ -68,7 +68,7 @@ def _key(loss):
         key = json.dumps([loss.name, params], sort_keys=True)
     except TypeError:
         key = f"{loss.name}#{id(loss)}"
-    _LOSSES.setdefault(key, loss)
+    _LOSSES[key] = loss       # the newest: a custom loss re-registered under its name
     return key
 
 
