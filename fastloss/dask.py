@@ -94,14 +94,25 @@ class _LossRef:
         return (self.name, dask.base.tokenize(self.params))
 
     def get(self):
+        """The loss, built once per process for each (registered spec, parameters)."""
         if self._loss is None:
             from ._registry import REGISTRY
-            if self.name not in REGISTRY:
+            spec = REGISTRY.get(self.name)
+            if spec is None:
                 raise ValueError(f"loss {self.name!r} is not registered in this worker process;"
                                  f" register custom losses in a module the workers import")
-            from . import get
-            self._loss = get(self.name, **self.params)
+            key = (self.name, id(spec), dask.base.tokenize(self.params))
+            loss = _LOSSES.get(key)
+            if loss is None:
+                from . import get
+                loss = get(self.name, **self.params)
+                if len(_LOSSES) < 256:
+                    _LOSSES[key] = loss
+            self._loss = loss
         return self._loss
+
+
+_LOSSES = {}
 
 
 # ---- layout of one call ----------------------------------------------------------------------
