@@ -72,22 +72,32 @@ def chunked(x, batch):
 ALL = [(r, w) for r in REDUCTIONS for w in (False, True)]
 
 
-def layouts(case, full=False):
+def layouts(case, dtype, full=False):
     """(shape, chunks of the leading axes, (reduction, weighted) pairs) of a case: several
     chunkings, uneven ones among them.  ``full``: every reduction with and without weights
-    on every chunking; else a selection that still covers the denominator's pre-pass, the
-    per-sample losses and NumPy weights (the cluster run, kept short)."""
+    on every chunking; else a selection, split between the dtypes, that still covers every
+    reduction, the denominator's pre-pass, Dask and NumPy weights and per-sample losses
+    (the cluster run, kept short)."""
     two = shape_for(case, ndim=2, n=N)
-    three = shape_for(case, ndim=3, n=14)                       # (2, 7, K) in 1 x 3 rows
-    pick = (lambda combos: ALL if full else combos)
-    out = [(two, (8,), pick([("mean", True), ("none", False), ("sum", True)])),
-           (two, (12,), pick([("sum_over_batch_size", True)]))]
+    three = shape_for(case, ndim=3, n=14)                       # (2, 7, K) in 1 x 4 rows
+    rows = case.kind in ("elementwise", "sparse", "categorical")
     if full:
-        out += [(two, (5,), ALL), (two, (N,), ALL)]
-    if case.kind in ("elementwise", "sparse", "categorical"):
-        out.append((three, (1, 4), pick([("mean", False)])))
-    if case.kind == "elementwise":
-        out.append(((N,), (6,), pick([("mean", True)])))        # N samples of one output
+        out = [(two, (8,), ALL), (two, (12,), ALL), (two, (5,), ALL), (two, (N,), ALL)]
+        if rows:
+            out.append((three, (1, 4), ALL))
+        if case.kind == "elementwise":
+            out.append(((N,), (6,), ALL))                       # N samples of one output
+        return out
+    if dtype == np.float32:
+        out = [(two, (8,), [("mean", True), ("none", False)])]
+        if rows:
+            out.append((three, (1, 4), [("mean", False)]))
+        if case.kind == "elementwise":
+            out.append(((N,), (6,), [("sum_over_batch_size", True)]))
+        return out
+    out = [(two, (12,), [("sum_over_batch_size", True), ("sum", True)])]
+    if rows:
+        out.append((three, (1, 4), [("none", True)]))
     return out
 
 
@@ -108,7 +118,7 @@ def battery(case, full=False):
     loss = fl.get(case.loss, **case.params)
     lazy, expected, labels = [], [], []
     for dtype in (np.float32, np.float64):
-        for i, (shape, batch, combos) in enumerate(layouts(case, full)):
+        for i, (shape, batch, combos) in enumerate(layouts(case, dtype, full)):
             y_true, preds, w = draw(case, shape, dtype, seed=i)
             t_d = None if y_true is None else chunked(y_true, batch)
             p_d = tuple(chunked(p, batch) for p in preds)
@@ -150,7 +160,7 @@ def test_battery_on_cluster(cluster, case):
     gradient(s) equal the in-memory ones.  One compute per case."""
     loss, lazy, expected, labels = battery(case)
     # the value alone (__call__) and the gradient alone (.grad), too
-    y_true, preds, w = draw(case, layouts(case)[1][0], np.float64, seed=1)
+    y_true, preds, w = draw(case, shape_for(case, ndim=2, n=N), np.float64, seed=1)
     t_d = None if y_true is None else chunked(y_true, (8,))
     p_d = tuple(chunked(p, (8,)) for p in preds)
     only_value = loss(*call_args(case, t_d, p_d), sample_weight=chunked(w, (8,)))
