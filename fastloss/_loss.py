@@ -578,9 +578,10 @@ def _lazy(arrays, sample_weight):
     """Whether an input is a Dask collection: by its type's module, so that Dask is never
     imported for NumPy inputs (and the compiled fast path never gets here)."""
     for a in arrays:
-        if type(a).__module__.startswith("dask"):
+        if type(a) is not np.ndarray and type(a).__module__.startswith("dask"):
             return True
-    return type(sample_weight).__module__.startswith("dask")
+    return (sample_weight is not None and type(sample_weight) is not np.ndarray
+            and type(sample_weight).__module__.startswith("dask"))
 
 
 def _extreme(sw):
