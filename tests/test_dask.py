@@ -286,6 +286,17 @@ def test_sample_axes_are_rechunked_with_a_warning(cluster):
         fl.mse(da.from_array(t, chunks=(7, 6)), da.from_array(z, chunks=(7, 6)))
 
 
+def test_rechunk_keeps_chunks_within_the_chunk_size_limit():
+    """Joining a sample's axes would make the chunks bigger than Dask's array.chunk-size:
+    the batch axis is then chunked anew to fit."""
+    z = da.ones((4000, 64), chunks=(2000, 16))
+    with dask.config.set({"array.chunk-size": "64KiB"}):
+        with pytest.warns(fldask.RechunkWarning):
+            g = fl.mse.grad(da.zeros((4000, 64), chunks=(2000, 16)), z)
+    assert g.chunks[1] == (64,) and max(g.chunks[0]) * 64 * 8 <= 64 * 1024
+    assert float(abs(g - 2 / z.size).max().compute(scheduler="sync")) == 0.0
+
+
 def test_numpy_and_dask_mixed(cluster):
     rng = np.random.default_rng(3)
     z = rng.normal(size=(40, 5)).astype(np.float32)
