@@ -488,6 +488,10 @@ class Loss:
         if len(arrays) != len(family.inputs):
             raise TypeError(f"{spec.name} takes {len(family.inputs)} arrays "
                             f"({', '.join(family.inputs)}), got {len(arrays)}")
+        if _lazy(arrays, sample_weight):   # Dask arrays: a lazy graph (fastloss/dask.py)
+            from . import dask as lazy
+            return lazy.run(self, arrays, reduction, sample_weight, n_threads, params,
+                            want_grad, out)
         prm = spec.resolve(params, self.params) if params else self.params
         code = V.reduction_code(reduction)
         threads = V.n_threads(n_threads)
@@ -568,6 +572,16 @@ class FamilyLoss(Loss):
                        n_threads=None, **params):
         """(loss, gradient(s)) from one fused pass; with ``out=`` nothing else is allocated."""
         return self._run(arrays, reduction, sample_weight, n_threads, params, True, out)
+
+
+def _lazy(arrays, sample_weight):
+    """Whether an input is a Dask collection: by its type's module, so that Dask is never
+    imported for NumPy inputs (and the compiled fast path never gets here)."""
+    for a in arrays:
+        if type(a) is not np.ndarray and type(a).__module__.startswith("dask"):
+            return True
+    return (sample_weight is not None and type(sample_weight) is not np.ndarray
+            and type(sample_weight).__module__.startswith("dask"))
 
 
 def _extreme(sw):
