@@ -20,6 +20,7 @@ SCRIPTS = [
     "digits_early_stopping",
     "imbalanced_classification",
     "loss_atlas",
+    "dask_logistic_regression",      # starts a LocalCluster of two worker processes
 ]
 
 
