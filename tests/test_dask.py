@@ -35,9 +35,11 @@ REDUCTIONS = ["mean", "sum", "none", "sum_over_batch_size"]
 N = 23                                   # samples: not a multiple of any chunk size below
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster():
-    """Two worker processes on the loopback interface, one thread each; closed at the end."""
+    """Two worker processes on the loopback interface, one thread each; closed when this
+    module's tests are done (its client's threads would otherwise run, and allocate, during
+    later tests - test_api's tracemalloc check counts every thread's allocations)."""
     with dask.config.set({"distributed.comm.timeouts.connect": "30s",
                           "distributed.comm.timeouts.tcp": "30s"}):
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
