@@ -31,7 +31,6 @@ import os
 
 import numpy as np
 cimport numpy as cnp
-from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
@@ -102,6 +101,16 @@ cdef extern from "fl_kernels.h" nogil:
     int FL_COSINE_EMBEDDING
     int FL_TVERSKY_PROB
     int FL_TVERSKY_LOGIT
+
+cdef extern from "fl_threads.h" nogil:
+    int fl_take_solo_turn()
+    void fl_note_parallel_call(int late)
+    void fl_backoff_state(int *level, int *solo_left)
+    void fl_backoff_reset()
+    int fl_run_blocks_parallel(fl_block_fn fn, const fl_args *a, Py_ssize_t n_blocks,
+                               Py_ssize_t rows_per_block, Py_ssize_t n_rows, double *partial,
+                               int *flags, int nt)
+
 
 #: Elements per block; block boundaries (and so every partial sum) depend on this only.
 BLOCK_ELEMENTS = 8192
@@ -218,6 +227,7 @@ cdef struct block_plan:
     Py_ssize_t rows_per_block
     Py_ssize_t n_blocks
     int nt
+    bint adaptive       # a default-thread parallel call: reports whether it was held up
 
 
 cdef block_plan _plan_blocks(Py_ssize_t n_rows, Py_ssize_t k, Py_ssize_t size,
@@ -229,8 +239,14 @@ cdef block_plan _plan_blocks(Py_ssize_t n_rows, Py_ssize_t k, Py_ssize_t size,
     if plan.rows_per_block < 1:
         plan.rows_per_block = 1
     plan.n_blocks = (n_rows + plan.rows_per_block - 1) // plan.rows_per_block
+    plan.adaptive = False
     if n_threads <= 0:
         plan.nt = default_threads() if size >= _PAR_MIN else 1
+        if plan.nt > 1 and plan.n_blocks > 1:
+            # after calls held up by a thread that lost its core (src/fl_threads.h)
+            plan.adaptive = not fl_take_solo_turn()
+            if not plan.adaptive:
+                plan.nt = 1
     else:  # an explicit count is capped at the CPUs this process may use
         plan.nt = n_threads if n_threads < _n_cpus else _n_cpus
     if plan.nt > plan.n_blocks:
@@ -238,14 +254,33 @@ cdef block_plan _plan_blocks(Py_ssize_t n_rows, Py_ssize_t k, Py_ssize_t size,
     return plan
 
 
+def thread_backoff():
+    """(level, solo calls left) of the busy-machine backoff of default-thread calls (see
+    src/fl_threads.h): level 0 and 0 calls left on a machine that has not held a call up."""
+    cdef int level, left
+    fl_backoff_state(&level, &left)
+    return level, left
+
+
+def _note_parallel_call(bint late):
+    """Record a default-thread parallel call as held up (late) or not, as a call does (tests)."""
+    fl_note_parallel_call(late)
+
+
+def _reset_thread_backoff():
+    fl_backoff_reset()
+
+
 cdef fl_result _run_blocks(fl_block_fn fn, const fl_args *args, block_plan plan) except *:
     """Run fn over every block (in parallel when plan.nt > 1).  Return the block sums added
     pairwise in block order, so the result does not depend on the thread count, and the OR
     of the blocks' error flags (FL_ERR_*; turning them into exceptions is the caller's job).
 
-    Each block writes its own slots, so blocks are handed out dynamically, one at a time: a
-    thread that loses its core to another process does not hold the others up, and which
-    thread ran a block changes nothing."""
+    Each block writes its own slots, so blocks are handed out dynamically, one at a time
+    (fl_run_blocks_parallel): a thread that loses its core to another process does not hold
+    the others up, and which thread ran a block changes nothing.  A default-thread call that
+    was held up anyway (the region's join waits for that thread) makes the next ones run on
+    one thread for a while (src/fl_threads.h)."""
     cdef double stack_partial[STACK_BLOCKS]
     cdef int stack_flags[STACK_BLOCKS]
     cdef double *partial = stack_partial
@@ -262,14 +297,17 @@ cdef fl_result _run_blocks(fl_block_fn fn, const fl_args *args, block_plan plan)
             raise MemoryError()
     cdef Py_ssize_t b
     cdef fl_result total
+    cdef int late
     try:
         with nogil:
             if nt <= 1:
                 for b in range(n_blocks):
                     fl_run_block(fn, args, b, rows_per_block, n_rows, partial, flags)
             else:
-                for b in prange(n_blocks, schedule="dynamic", chunksize=1, num_threads=nt):
-                    fl_run_block(fn, args, b, rows_per_block, n_rows, partial, flags)
+                late = fl_run_blocks_parallel(fn, args, n_blocks, rows_per_block, n_rows,
+                                              partial, flags, nt)
+                if plan.adaptive:
+                    fl_note_parallel_call(late)
             total.sum = fl_pairwise_sum(partial, n_blocks)
             total.flags = fl_or_flags(flags, n_blocks)
     finally:

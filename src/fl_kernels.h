@@ -8,7 +8,8 @@
  * may not reorder a floating-point sum, so a plain `acc += l` loop never vectorises.  OpenMP's
  * `#pragma omp simd reduction(+:acc)` grants exactly that licence for one loop and nothing
  * else; Cython cannot emit pragmas, so the innermost loops live here.  Cython (src/_kernels.pyx)
- * owns everything around them: argument checks, the GIL, the OpenMP `prange` over blocks and
+ * owns everything around them: argument checks, the GIL, the OpenMP loop over blocks (in
+ * fl_threads.h) and
  * the deterministic combination of block sums.
  *
  * How it is laid out

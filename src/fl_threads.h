@@ -1,0 +1,124 @@
+/*
+ * Who runs the blocks of a call: the parallel block loop, and when a default-thread call
+ * should run on one thread because the machine is busy.
+ *
+ * Blocks are handed out one at a time from a shared counter (each block writes its own
+ * slots, so which thread runs it changes nothing).  What a counter cannot fix is the join:
+ * an OpenMP parallel region ends with a barrier, so a call waits until every thread of its
+ * team has at least been scheduled once, even a thread that finds no block left.  When
+ * another process holds that thread's core, that wait is a scheduler time slice (several
+ * milliseconds), a hundred times a 10^5-element call.
+ *
+ * The fork can wait as well: a team starts only once every thread of the previous call is
+ * back at its dock, so a thread that lost its core in one call delays the start of the next.
+ *
+ * So each default-thread parallel call times itself: the fastest thread's time per block,
+ * from entering the region to running out of blocks, times the number of blocks estimates
+ * what one thread would have taken, and a call whose whole time (fork and join included)
+ * was longer than 1.5 times that was held up ("late").  Whichever thread was held up - a
+ * helper that started late, or the caller itself, preempted by the helper it just woke on
+ * its own core - the fastest thread's rate is what one thread would have run at.
+ * After a late call the next default-thread calls run on one thread: 64 of them after the
+ * first late call, doubling with each further late one up to 8192 (see
+ * fl_note_parallel_call).  An explicit n_threads is always obeyed.  None of this
+ * changes a result: block boundaries and the order of the block sums do not depend on the
+ * thread count.
+ *
+ * The state is two process-wide counters updated with relaxed atomics: concurrent calls
+ * from several Python threads may each count a late call or take a solo turn; that only
+ * shifts which calls run alone, never what they compute.
+ */
+#ifndef FASTLOSS_THREADS_H
+#define FASTLOSS_THREADS_H
+
+#include "fl_kernels.h"
+
+enum {
+    FL_BACKOFF_FIRST = 64,        /* solo calls after the first late call */
+    FL_BACKOFF_MAX_LEVEL = 8,     /* 64 << 7 = 8192 solo calls at most */
+    FL_BACKOFF_FORGET = 64        /* on-time parallel calls in a row that lower the level */
+};
+
+static int fl_backoff_level = 0;  /* 0: calm; L: the last streak was FIRST << (L-1) calls */
+static int fl_solo_left = 0;      /* default-thread calls still to run on one thread */
+static int fl_on_time = 0;        /* on-time parallel calls since the last late one */
+
+/* Whether this default-thread call should run on one thread (and take that turn). */
+static inline int fl_take_solo_turn(void)
+{
+    if (__atomic_load_n(&fl_solo_left, __ATOMIC_RELAXED) <= 0) return 0;
+    return __atomic_sub_fetch(&fl_solo_left, 1, __ATOMIC_RELAXED) >= 0;
+}
+
+/* Record how a default-thread parallel call went.  A late call starts a streak of solo calls,
+ * twice as long as the previous one; the first on-time call after a streak ends it at once
+ * (a machine that became quiet gets its threads back), but the level, and so the length of
+ * the next streak, only falls after FL_BACKOFF_FORGET on-time calls in a row. */
+static inline void fl_note_parallel_call(int late)
+{
+    int level = __atomic_load_n(&fl_backoff_level, __ATOMIC_RELAXED);
+    if (late) {
+        if (level < FL_BACKOFF_MAX_LEVEL) ++level;
+        __atomic_store_n(&fl_backoff_level, level, __ATOMIC_RELAXED);
+        __atomic_store_n(&fl_on_time, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&fl_solo_left, FL_BACKOFF_FIRST << (level - 1), __ATOMIC_RELAXED);
+    } else if (level > 0
+               && __atomic_add_fetch(&fl_on_time, 1, __ATOMIC_RELAXED) >= FL_BACKOFF_FORGET) {
+        __atomic_store_n(&fl_backoff_level, level - 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&fl_on_time, 0, __ATOMIC_RELAXED);
+    }
+}
+
+static inline void fl_backoff_state(int *level, int *solo_left)
+{
+    *level = __atomic_load_n(&fl_backoff_level, __ATOMIC_RELAXED);
+    *solo_left = __atomic_load_n(&fl_solo_left, __ATOMIC_RELAXED);
+}
+
+static inline void fl_backoff_reset(void)
+{
+    __atomic_store_n(&fl_backoff_level, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&fl_solo_left, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&fl_on_time, 0, __ATOMIC_RELAXED);
+}
+
+/*
+ * Run blocks [0, n_blocks) on nt threads, handing them out one at a time.  Returns whether
+ * the call was late (see above); only meaningful when nt > 1.  Without OpenMP it runs the
+ * blocks in order and is never late.
+ */
+static inline int fl_run_blocks_parallel(fl_block_fn fn, const fl_args *a, ptrdiff_t n_blocks,
+                                         ptrdiff_t rows_per_block, ptrdiff_t n_rows,
+                                         double *partial, int *flags, int nt)
+{
+#if FL_HAVE_OPENMP
+    ptrdiff_t next = 0;
+    double per_block = -1.0;     /* the fastest thread's time per block */
+    const double start = omp_get_wtime();
+#pragma omp parallel num_threads(nt)
+    {
+        ptrdiff_t mine = 0;
+        const double t_in = omp_get_wtime();
+        for (;;) {
+            const ptrdiff_t b = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+            if (b >= n_blocks) break;
+            fl_run_block(fn, a, b, rows_per_block, n_rows, partial, flags);
+            ++mine;
+        }
+        if (mine > 0) {
+            const double t = (omp_get_wtime() - t_in) / (double)mine;
+#pragma omp critical(fl_threads_timing)
+            if (per_block < 0.0 || t < per_block) per_block = t;
+        }
+    }
+    const double total = omp_get_wtime() - start;
+    return total >= 50e-6 && total > 1.5 * per_block * (double)n_blocks;
+#else
+    (void)nt;
+    for (ptrdiff_t b = 0; b < n_blocks; ++b)
+        fl_run_block(fn, a, b, rows_per_block, n_rows, partial, flags);
+    return 0;
+#endif
+}
+
+#endif /* FASTLOSS_THREADS_H */
