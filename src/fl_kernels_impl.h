@@ -5,8 +5,8 @@
  *
  * Conventions of every per-element function `FL_FN(<loss>_elem)(t, p, a)`:
  *   returns, by value, FL_FN(vgh) {v, g, h}: the loss of one element, d loss / d p and
- *   d2 loss / d p2 (h is NaN, "not provided", until the second-derivative work fills it in;
- *   no loop reads it yet, so it costs nothing);
+ *   d2 loss / d p2 (the loops read h only when a second derivative is asked, so a call
+ *   without one never computes it);
  *   written branch-free (selects), so the loops around them vectorise;
  *   a NaN input gives a NaN loss and a NaN gradient;
  *   a term whose coefficient is exactly 0 contributes 0 even where its log is infinite.
