@@ -275,3 +275,29 @@ def test_bad_objective_arguments():
         xgboost_objective("mse", min_hessian=-1.0)
     with pytest.raises(NotImplementedError, match="dice"):
         xgboost_objective("dice")
+
+
+# ---- nothing allocated per round -------------------------------------------------------------
+
+@pytest.mark.parametrize("name, k", [("binary_focal", 1), ("softmax", 10)])
+def test_rounds_after_the_first_allocate_no_arrays(name, k):
+    """Buffers are reused and the dataset's labels converted once: a round allocates nothing
+    of the data's size (XGBoost's float32 margins; LightGBM's column-major float64 ones)."""
+    import tracemalloc
+    n = 50_000
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, max(k, 2), size=n).astype(np.float32)
+    dtrain = xgb.DMatrix(np.zeros((n, 1), np.float32), y)
+    dset = lgb.Dataset(np.zeros((n, 1)), y, params={"verbose": -1}).construct()
+    shape = (n, k) if k > 1 else (n,)
+    cases = [(xgboost_objective(name), rng.normal(size=shape).astype(np.float32), dtrain),
+             (lightgbm_objective(name), np.asfortranarray(rng.normal(size=shape)), dset)]
+    with fl.use_backend("cython"):
+        for objective, margin, data in cases:
+            objective(margin, data)                      # the first round allocates
+            tracemalloc.start()
+            for _ in range(3):
+                objective(margin, data)
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            assert peak < 64 * 1024, (type(objective).__name__, peak)
