@@ -32,6 +32,11 @@ sum of w[y_i] over counted samples (PyTorch's rule).
 GRAD_SEMANTICS = """``grad`` is d(reduced loss)/d y_pred; for "none" it is the gradient of the sum of the
 returned values.
 """
+HESS_SEMANTICS = """``hess`` (and ``value_grad_hess``, one fused pass) is the diagonal of d2(reduced loss)/d
+y_pred2, scaled by the reduction and weights as ``grad`` is: the exact second derivative (0
+where the loss is piecewise linear or a probability clip binds; negative where it bends
+down).
+"""
 
 
 def _semantics(spec):
@@ -400,6 +405,8 @@ class Loss:
         self.__doc__ = _doc(spec, self.params)
         if isinstance(spec.family, RowFamily):
             self.__doc__ = self.__doc__.replace(spec.family.semantics, _semantics(spec))
+            if self.has_hessian:
+                self.__doc__ += HESS_SEMANTICS
         self.__signature__ = signature(spec, self.params)
         self._fast = self._fast_args()
         self._fast_cache = {}

@@ -301,3 +301,19 @@ def test_rounds_after_the_first_allocate_no_arrays(name, k):
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             assert peak < 64 * 1024, (type(objective).__name__, peak)
+
+
+@pytest.mark.parametrize("name, k", [("binary_focal", 1), ("log_cosh", 1), ("softmax", 4)])
+def test_numpy_backend_gives_the_same_objective(name, k):
+    """Without the compiled kernels the objective runs through the NumPy twin: same numbers."""
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, max(k, 2), size=200).astype(np.float64)
+    margin = rng.normal(size=(200, k) if k > 1 else 200)
+    w = rng.uniform(0.5, 2.0, 200)
+    results = {}
+    for backend in ("cython", "numpy"):
+        with fl.use_backend(backend):
+            grad, hess = lightgbm_objective(name)(y, margin, w)
+            results[backend] = grad.copy(), hess.copy()
+    for a, b in zip(results["cython"], results["numpy"]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
