@@ -110,6 +110,7 @@ static inline int omp_get_thread_num(void) { return 0; }
     X(FL_CATEGORICAL_HINGE, 33, categorical_hinge)              \
     X(FL_KL_PROB, 34, kl_prob)                                  \
     X(FL_KL_LOG, 35, kl_log)                                    \
+    X(FL_PSEUDO_HUBER, 36, pseudo_huber)                        \
     X(FL_CONTRASTIVE, 40, contrastive)                          \
     X(FL_TRIPLET, 41, triplet)                                  \
     X(FL_COSINE_EMBEDDING, 42, cosine_embedding)                \
@@ -126,7 +127,7 @@ static inline int omp_get_thread_num(void) { return 0; }
     X(FL_CCE_LOGIT) X(FL_SCCE_PROB) X(FL_SCCE_LOGIT) X(FL_SMOOTH_L1) X(FL_LOG_COSH)           \
     X(FL_QUANTILE) X(FL_POISSON_LOG) X(FL_POISSON_RATE) X(FL_MSLE) X(FL_MAPE)                 \
     X(FL_BINARY_FOCAL_PROB) X(FL_BINARY_FOCAL_LOGIT) X(FL_CATEGORICAL_FOCAL_PROB)             \
-    X(FL_HINGE) X(FL_SQUARED_HINGE) X(FL_KL_PROB) X(FL_KL_LOG)
+    X(FL_HINGE) X(FL_SQUARED_HINGE) X(FL_KL_PROB) X(FL_KL_LOG) X(FL_PSEUDO_HUBER)
 
 #define FL_ENUM_ENTRY(ID, NUMBER, NAME) ID = NUMBER,
 enum { FL_KERNELS(FL_ENUM_ENTRY) FL_N_KERNELS = 64 };
@@ -217,6 +218,7 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #define FL_LOG1P fl_log1p_f32
 #define FL_FABS fabsf
 #define FL_FMAX fmaxf
+#define FL_SQRT sqrtf
 #include "fl_kernels_impl.h"
 #undef FL_T
 #undef FL_SUF
@@ -225,6 +227,7 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_LOG1P
 #undef FL_FABS
 #undef FL_FMAX
+#undef FL_SQRT
 
 #define FL_T double
 #define FL_SUF f64
@@ -233,6 +236,7 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #define FL_LOG1P fl_log1p_f64
 #define FL_FABS fabs
 #define FL_FMAX fmax
+#define FL_SQRT sqrt
 #include "fl_kernels_impl.h"
 #undef FL_T
 #undef FL_SUF
@@ -241,6 +245,7 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_LOG1P
 #undef FL_FABS
 #undef FL_FMAX
+#undef FL_SQRT
 
 /* Block function for (kernel, dtype); dtype 0 = float32, 1 = float64.  NULL if unknown. */
 #define FL_TABLE_ENTRY(ID, NUMBER, NAME) [ID] = {fl_##NAME##_f32, fl_##NAME##_f64},

@@ -1,7 +1,7 @@
 /*
  * The dtype template of fl_kernels.h: included once per floating type with
  *   FL_T (float|double), FL_SUF (f32|f64) and the maths names FL_EXP, FL_LOG, FL_LOG1P,
- *   FL_FABS, FL_FMAX defined.  Do not include directly.
+ *   FL_FABS, FL_FMAX, FL_SQRT defined.  Do not include directly.
  *
  * Conventions of every per-element function `FL_FN(<loss>_elem)(t, p, a)`:
  *   returns, by value, FL_FN(vgh) {v, g, h}: the loss of one element, d loss / d p and

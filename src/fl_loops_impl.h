@@ -2,7 +2,7 @@
  * Shared helpers and loops of the dtype template (see fl_kernels_impl.h).  Included once per
  * floating type with
  *   FL_T (float|double), FL_SUF (f32|f64) and the libm names FL_EXP, FL_LOG, FL_LOG1P,
- *   FL_FABS, FL_FMAX defined.  Do not include directly.
+ *   FL_FABS, FL_FMAX, FL_SQRT defined.  Do not include directly.
  *
  * Conventions of every per-element function: see fl_kernels_impl.h.
  */

@@ -186,6 +186,30 @@ FL_INLINE FL_FN(vgh) FL_FN(mape_elem)(FL_T t, FL_T p, const fl_args *a)
     return FL_FN(vgh_of)(s * FL_FABS(d), g, FL_FN(keepnan)((FL_T)0, g));
 }
 
+/*
+ * pseudo_huber, param[0] = delta > 0 (XGBoost's reg:pseudohubererror with huber_slope = delta),
+ * d = p - t, x = |d| / delta, r = sqrt(1 + x^2):
+ *   delta^2 (r - 1),   d/dp = d / r,   d2/dp2 = 1 / r^3.
+ * Written with one sqrt of a value in [1, 2] so that nothing cancels near 0 and nothing
+ * overflows for large |d|: with u = min(x, 1 / x) and s = sqrt(1 + u^2), r = s (x <= 1) or
+ * x s (x > 1), and r - 1 = x^2 / (r + 1), x / (r + 1) = x / (s + 1) or 1 / (s + u).
+ */
+FL_INLINE FL_FN(vgh) FL_FN(pseudo_huber_elem)(FL_T t, FL_T p, const fl_args *a)
+{
+    const FL_T delta = (FL_T)a->param[0];
+    const FL_T d = p - t;
+    const FL_T x = FL_FABS(d) / delta;
+    const int big = x > (FL_T)1;
+    const FL_T u = big ? (FL_T)1 / x : x;              /* in [0, 1] */
+    const FL_T s = FL_SQRT((FL_T)1 + u * u);           /* in [1, sqrt 2] */
+    const FL_T x_over_r = big ? (FL_T)1 / s : x / s;
+    const FL_T x_over_r1 = big ? (FL_T)1 / (s + u) : x / (s + (FL_T)1);
+    const FL_T inv_r = big ? u / s : (FL_T)1 / s;
+    const FL_T g = FL_FN(sign)(d) * delta * x_over_r;
+    return FL_FN(vgh_of)(delta * delta * x * x_over_r1, g, inv_r * inv_r * inv_r);
+}
+
+FL_ELEMENTWISE_KERNEL(pseudo_huber, 1, FL_PRED_REAL)
 FL_ELEMENTWISE_KERNEL(smooth_l1, 1, FL_PRED_REAL)
 FL_ELEMENTWISE_KERNEL(log_cosh, 1, FL_PRED_REAL)
 FL_ELEMENTWISE_KERNEL(quantile, 1, FL_PRED_REAL)

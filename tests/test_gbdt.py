@@ -50,6 +50,7 @@ XGB_EQUIVALENT = [
     ("breast_cancer", "binary:logistic", "binary_cross_entropy", {}),
     ("diabetes", "reg:squarederror", "mse", {}),
     ("digits", "multi:softprob", "softmax", {"num_class": 10}),
+    ("diabetes", "reg:pseudohubererror", "pseudo_huber", {}),
 ]
 
 

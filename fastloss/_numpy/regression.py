@@ -61,6 +61,24 @@ def smooth_l1(t, p, params):
 
 
 @elementwise
+def pseudo_huber(t, p, params):
+    """delta^2 (sqrt(1 + (d / delta)^2) - 1); gradient d / r, second derivative 1 / r^3"""
+    delta = p.dtype.type(params["delta"])
+    d = p - t
+    x = np.abs(d) / delta
+    big = x > 1
+    u = np.where(big, 1 / x, x)
+    s = np.sqrt(1 + u * u)
+    x_over_r = np.where(big, 1 / s, x / s)
+    x_over_r1 = np.where(big, 1 / (s + u), x / (s + 1))
+    inv_r = np.where(big, u / s, 1 / s)
+    loss = delta * delta * x * x_over_r1
+    grad = _sign(d) * delta * x_over_r
+    return (loss.astype(p.dtype, copy=False), grad.astype(p.dtype, copy=False),
+            (inv_r * inv_r * inv_r).astype(p.dtype, copy=False))
+
+
+@elementwise
 def log_cosh(t, p, params):
     """log(cosh(d)), by log1p(2 sinh^2(d/2)) near 0 and |d| - log 2 + log1p(e^-2|d|) beyond"""
     d = p - t
