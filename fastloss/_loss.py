@@ -32,6 +32,11 @@ sum of w[y_i] over counted samples (PyTorch's rule).
 GRAD_SEMANTICS = """``grad`` is d(reduced loss)/d y_pred; for "none" it is the gradient of the sum of the
 returned values.
 """
+HESS_SEMANTICS = """``hess`` (and ``value_grad_hess``, one fused pass) is the diagonal of d2(reduced loss)/d
+y_pred2, scaled by the reduction and weights as ``grad`` is: the exact second derivative (0
+where the loss is piecewise linear or a probability clip binds; negative where it bends
+down).
+"""
 
 
 def _semantics(spec):
@@ -243,16 +248,24 @@ class RowFamily(Family):
             return (extra if sw is None else sw.reshape(-1) * extra), None
         return sw, cw
 
-    def run_compiled(self, plan, lay, grads, per, sw, cw, code, threads, params):
+    def run_compiled(self, plan, lay, grads, per, sw, cw, code, threads, params, hess=None):
+        if hess is None:        # (the keyword only when asked: kernels of every build take it)
+            return _config._kernels.run(
+                plan.kernel, lay.target, lay.preds[0], lay.k,
+                None if grads is None else grads[0], per, sw, cw, code, *plan.kernel_params,
+                params.get("ignore_index"), threads)
         return _config._kernels.run(
-            plan.kernel, lay.target, lay.preds[0], lay.k, None if grads is None else grads[0],
-            per, sw, cw, code, *plan.kernel_params, params.get("ignore_index"), threads)
+            plan.kernel, lay.target, lay.preds[0], lay.k, grads[0], per, sw, cw, code,
+            *plan.kernel_params, params.get("ignore_index"), threads, hess=hess)
 
-    def run_numpy(self, plan, lay, params, sw, code):
+    def run_numpy(self, plan, lay, params, sw, code, with_hess=False):
         t, p = lay.target, lay.preds[0]
         result = plan.numpy(t.reshape(-1) if self.sparse else t.reshape(-1, lay.k),
                             p.reshape(-1, lay.k), params)
-        value, grad = _numpy.reduce(result, None if sw is None else sw.reshape(-1), code)
+        value, grad, hess = _numpy.reduce_with_hess(result, None if sw is None else
+                                                    sw.reshape(-1), code)
+        if with_hess:
+            return value, (grad,), hess
         return value, (grad,)
 
 
@@ -392,6 +405,8 @@ class Loss:
         self.__doc__ = _doc(spec, self.params)
         if isinstance(spec.family, RowFamily):
             self.__doc__ = self.__doc__.replace(spec.family.semantics, _semantics(spec))
+            if self.has_hessian:
+                self.__doc__ += HESS_SEMANTICS
         self.__signature__ = signature(spec, self.params)
         self._fast = self._fast_args()
         self._fast_cache = {}
@@ -480,9 +495,62 @@ class Loss:
         return self._run((y_true, y_pred), reduction, sample_weight, n_threads, params,
                          True, out)
 
+    def hess(self, y_true, y_pred, *, reduction="mean", sample_weight=None, out=None,
+             n_threads=None, **params):
+        """The diagonal of d2(reduced loss)/d y_pred2, shaped like y_pred (written into
+        ``out`` if given); see :meth:`value_grad_hess`."""
+        return self._run((y_true, y_pred), reduction, sample_weight, n_threads, params,
+                         True, None, hess_out=(out, "out", "out"))[2]
+
+    def value_grad_hess(self, y_true, y_pred, *, reduction="mean", sample_weight=None,
+                        out=None, n_threads=None, **params):
+        """(loss, gradient, diagonal Hessian) from one fused pass.
+
+        The Hessian is the diagonal of d2(reduced loss)/d y_pred2, shaped like y_pred and
+        scaled by the reduction and the weights exactly as the gradient is (for "none": of
+        the sum of the returned values).  It is the exact second derivative: 0 where the loss
+        is piecewise linear (MAE, quantile, hinge, and where a probability clip binds),
+        negative where the loss is concave (focal losses in places).  For softmax
+        cross-entropy it is the diagonal of the true Hessian, T' p_k (1 - p_k) per class.
+        ``out=(g, h)`` takes two preallocated buffers (either may be None); with both,
+        nothing else is allocated.  A loss without a diagonal Hessian (several inputs,
+        segmentation, categorical focal or hinge on logits, custom losses) raises
+        NotImplementedError."""
+        if out is None:
+            outs = (None, None)
+        elif isinstance(out, (tuple, list)) and len(out) == 2:
+            outs = tuple(out)
+        else:
+            raise ValueError(f"out must be a tuple (grad buffer, hess buffer), either of them "
+                             f"None, or None; got {type(out).__name__}")
+        return self._run((y_true, y_pred), reduction, sample_weight, n_threads, params,
+                         True, outs[0], hess_out=(outs[1], "out[1]", "out[0]"))
+
+    @property
+    def has_hessian(self):
+        """Whether ``.hess`` and ``.value_grad_hess`` are available for this loss with its
+        bound parameters (e.g. categorical_focal has them on probabilities only)."""
+        try:
+            self._check_hessian(self.params)
+        except NotImplementedError:
+            return False
+        return True
+
+    def _check_hessian(self, prm):
+        """NotImplementedError unless this loss, with these parameters, has a diagonal
+        second derivative (its kernel is one of HESSIAN_KERNELS)."""
+        if (not isinstance(self.spec.family, RowFamily)
+                or self.spec.plan(_with_eps(prm, V.F64)).kernel not in _hessian_kernels()):
+            shown = ", ".join(f"{k}={v!r}" for k, v in prm.items() if k == "from_logits")
+            raise NotImplementedError(
+                f"{self.spec.name}{f' ({shown})' if shown else ''} has no diagonal Hessian in "
+                f"fastloss: .hess and .value_grad_hess are for the elementwise and "
+                f"cross-entropy losses")
+
     # ---- the one general call path ----
 
-    def _run(self, arrays, reduction, sample_weight, n_threads, params, want_grad, out):
+    def _run(self, arrays, reduction, sample_weight, n_threads, params, want_grad, out,
+             hess_out=None):
         spec = self.spec
         family = spec.family
         if len(arrays) != len(family.inputs):
@@ -493,6 +561,9 @@ class Loss:
             return lazy.run(self, arrays, reduction, sample_weight, n_threads, params,
                             want_grad, out)
         prm = spec.resolve(params, self.params) if params else self.params
+        want_hess = hess_out is not None
+        if want_hess:
+            self._check_hessian(prm)
         code = V.reduction_code(reduction)
         threads = V.n_threads(n_threads)
         lay = family.layout(arrays, prm)
@@ -511,7 +582,8 @@ class Loss:
         grads = outs = None
         if want_grad:
             names = family.inputs[len(family.inputs) - family.n_preds:]
-            outs = V.out_buffers(out, shape, lay.result_dtypes, names)
+            outs = V.out_buffers(out, shape, lay.result_dtypes, names,
+                                 hess_out[2] if want_hess else "out")
             read = tuple(a for a in arrays + lay.preds + (lay.target,)
                          if isinstance(a, np.ndarray))
             for i, o in enumerate(outs):
@@ -519,14 +591,33 @@ class Loss:
                              f"the inputs ({', '.join(family.inputs)})")
             grads = tuple(o if V.writes_directly(o, compute) else np.empty(shape, compute)
                           for o in outs)
+        hess = hout = None
+        if want_hess:
+            hname = hess_out[1]
+            hout = V.out_buffer(hess_out[0], shape, lay.result_dtypes[0], hname) \
+                if hess_out[0] is not None else None
+            if hout is not None:
+                V.no_overlap(hout, read, hname, f"the inputs ({', '.join(family.inputs)})")
+                if outs[0] is not None and np.may_share_memory(hout, outs[0]):
+                    raise ValueError("out[0] and out[1] share memory; the gradient and the "
+                                     "Hessian each need their own buffer")
+            hess = hout if V.writes_directly(hout, compute) else np.empty(shape, compute)
         per = np.empty(lay.per_shape, compute) if code == 0 else None
 
         plan = spec.plan(prm)
         value = None
         if _state.compiled:
-            value = family.run_compiled(plan, lay, grads, per, sw, cw, code, threads, prm)
+            if want_hess:
+                value = family.run_compiled(plan, lay, grads, per, sw, cw, code, threads, prm,
+                                            hess=hess)
+            else:
+                value = family.run_compiled(plan, lay, grads, per, sw, cw, code, threads, prm)
         if value is None:     # the NumPy backend, or a loss that only has its NumPy form
-            value, grads2 = family.run_numpy(plan, lay, prm, sw, code)
+            if want_hess:
+                value, grads2, hess2 = family.run_numpy(plan, lay, prm, sw, code,
+                                                        with_hess=True)
+            else:
+                value, grads2 = family.run_numpy(plan, lay, prm, sw, code)
             if plan.kernel in _probability_kernels():   # after the twin's label checks
                 error = V.probability_error(lay.preds[0])
                 if error is not None:
@@ -534,6 +625,8 @@ class Loss:
             if want_grad:
                 for g, g2 in zip(grads, grads2):
                     g[...] = g2.reshape(shape)
+            if want_hess:
+                hess[...] = hess2.reshape(shape)
             if code == 0:
                 per[...] = value.reshape(lay.per_shape)
 
@@ -544,6 +637,8 @@ class Loss:
                                                                   lay.result_dtypes))
             if family.n_preds == 1:
                 grads = grads[0]
+        if want_hess:
+            return value, grads, _returned(hess, hout, lay.result_dtypes[0])
         return value, grads
 
 
@@ -572,6 +667,14 @@ class FamilyLoss(Loss):
                        n_threads=None, **params):
         """(loss, gradient(s)) from one fused pass; with ``out=`` nothing else is allocated."""
         return self._run(arrays, reduction, sample_weight, n_threads, params, True, out)
+
+    def hess(self, *arrays, **kwargs):
+        """Not available: this loss has no diagonal Hessian (NotImplementedError)."""
+        self._check_hessian(self.params)
+
+    def value_grad_hess(self, *arrays, **kwargs):
+        """Not available: this loss has no diagonal Hessian (NotImplementedError)."""
+        self._check_hessian(self.params)
 
 
 def _lazy(arrays, sample_weight):
@@ -608,6 +711,11 @@ def _in_float64(lay):
 def _probability_kernels():
     from ._registry import PROBABILITY_KERNELS
     return PROBABILITY_KERNELS
+
+
+def _hessian_kernels():
+    from ._registry import HESSIAN_KERNELS
+    return HESSIAN_KERNELS
 
 
 def _returned(grad, out, dtype):

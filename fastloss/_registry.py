@@ -42,9 +42,18 @@ def kernel(name):
     "msle", "mape", "binary_focal_prob", "binary_focal_logit", "categorical_focal_prob",
     "categorical_focal_logit", "hinge", "squared_hinge", "categorical_hinge", "kl_prob",
     "kl_log"))
+PSEUDO_HUBER = kernel("pseudo_huber")
 #: Kernels whose y_pred holds probabilities: a value outside [0, 1] raises ValueError.
 PROBABILITY_KERNELS = frozenset({BCE_PROB, CCE_PROB, SCCE_PROB, BINARY_FOCAL_PROB,
                                  CATEGORICAL_FOCAL_PROB, KL_PROB, TVERSKY_PROB})
+
+#: Kernels that also give the diagonal second derivative (.hess, .value_grad_hess): the
+#: FL_HESSIAN_KERNELS list of src/fl_kernels.h (a test keeps the two equal).
+HESSIAN_KERNELS = frozenset({MSE, MAE, HUBER, BCE_PROB, BCE_LOGIT, CCE_PROB, CCE_LOGIT,
+                             SCCE_PROB, SCCE_LOGIT, SMOOTH_L1, LOG_COSH, QUANTILE, POISSON_LOG,
+                             POISSON_RATE, MSLE, MAPE, BINARY_FOCAL_PROB, BINARY_FOCAL_LOGIT,
+                             CATEGORICAL_FOCAL_PROB, HINGE, SQUARED_HINGE, KL_PROB, KL_LOG,
+                             PSEUDO_HUBER})
 
 _FROM_LOGITS = Param("from_logits", False, V.boolean("from_logits"))
 _SMOOTHING = Param("label_smoothing", 0.0, V.unit_interval("label_smoothing"))
@@ -361,6 +370,22 @@ SPECS += [
     huber(delta=beta) / beta.  Reference: torch.nn.functional.smooth_l1_loss; Girshick,
     "Fast R-CNN" (2015), https://arxiv.org/abs/1504.08083""",
         aliases=("SmoothL1Loss", "smooth_l1_loss"),
+    ),
+    LossSpec(
+        "pseudo_huber", "elementwise",
+        lambda p: Plan(PSEUDO_HUBER, (p["delta"], 0.0, 0.0, 0.0), npr.pseudo_huber),
+        params=[Param("delta", 1.0, V.positive_float("delta"))],
+        summary='mean of δ²(√(1 + (d/δ)²) − 1)',
+        reference='XGBoost `reg:pseudohubererror`',
+        doc="""Pseudo-Huber loss with scale ``delta`` (> 0), d = y_pred - y_true:
+
+        delta^2 (sqrt(1 + (d / delta)^2) - 1)
+
+    A smooth Huber: 0.5 d^2 near 0, about delta |d| far out, with a second derivative
+    everywhere.  Gradient d / r and second derivative 1 / r^3, r = sqrt(1 + (d / delta)^2);
+    computed without cancellation near 0 and without overflow for large d.
+    Reference: XGBoost's reg:pseudohubererror (huber_slope = delta);
+    https://en.wikipedia.org/wiki/Huber_loss#Pseudo-Huber_loss_function""",
     ),
     LossSpec(
         "log_cosh", "elementwise",

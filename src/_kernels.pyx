@@ -54,6 +54,7 @@ cdef extern from "fl_kernels.h" nogil:
         const void *y_true
         const void *y_pred
         void *grad
+        void *hess
         void *per_sample
         const double *sample_weight
         const double *class_weight
@@ -79,6 +80,7 @@ cdef extern from "fl_kernels.h" nogil:
                       Py_ssize_t n_rows, double *partial, int *flags)
     int fl_or_flags(const int *flags, Py_ssize_t n)
     const char *fl_kernel_name(int kernel)
+    int fl_has_hessian(int kernel)
     int FL_ERR_LABEL
     int FL_ERR_PROB_RANGE
     int FL_ERR_NOMEM
@@ -133,6 +135,8 @@ from fastloss._reduction import CODES as REDUCTION_CODES
 #: Kernel ids by name, from the X-macro table in fl_kernels.h (e.g. ``KERNELS["bce_prob"]``).
 KERNELS = {(<bytes>fl_kernel_name(i)).decode(): i for i in range(FL_N_KERNELS)
            if fl_kernel_name(i) != NULL}
+#: Ids of the kernels that also give the diagonal second derivative (FL_HESSIAN_KERNELS).
+HESSIAN_KERNELS = frozenset(i for i in KERNELS.values() if fl_has_hessian(i))
 
 # ---- runtime CPU dispatch (see src/fl_isa.h) ----
 ctypedef fl_block_fn (*block_getter)(int kernel, int is_double) noexcept nogil
@@ -446,7 +450,7 @@ def fast(int kernel, int kind, object y_true, object y_pred, object out, object 
     cdef tuple prm = params32 if typenum == cnp.NPY_FLOAT else params64
     value = _run_impl(kernel, t, p, k, g, None, None, class_weight, <int>code_obj,
                       <double>prm[0], <double>prm[1], <double>prm[2], <double>prm[3],
-                      ignore_index, nt)
+                      ignore_index, nt, None)
     if want_grad:
         return value, g
     return value
@@ -455,23 +459,25 @@ def fast(int kernel, int kind, object y_true, object y_pred, object out, object 
 def run(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssize_t k,
         object grad, object per_sample, object sample_weight, object class_weight,
         int reduction, double p0=0.0, double p1=0.0, double p2=0.0, double p3=0.0,
-        object ignore_index=None, int n_threads=0):
+        object ignore_index=None, int n_threads=0, object hess=None):
     """Run one kernel; return the reduced loss (for ``reduction="none"``: the sum).
 
     Arrays: ``y_pred`` float32/float64 C-contiguous with ``size = n_rows * k``; ``y_true``
     the same dtype and size, or int64 labels of size ``n_rows`` for the sparse kernels;
     ``grad`` None or like ``y_pred`` and writable; ``per_sample`` None or ``n_rows`` of
     y_pred's dtype; ``sample_weight`` None or ``n_rows`` float64; ``class_weight`` None or
-    ``k`` float64.
+    ``k`` float64; ``hess`` None or like ``grad`` (then ``grad`` is required and the kernel
+    one of HESSIAN_KERNELS): the diagonal second derivative of the reduced loss, written in
+    the same pass as the gradient and scaled by the same weights.
     """
     return _run_impl(kernel, y_true, y_pred, k, grad, per_sample, sample_weight, class_weight,
-                     reduction, p0, p1, p2, p3, ignore_index, n_threads)
+                     reduction, p0, p1, p2, p3, ignore_index, n_threads, hess)
 
 
 cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssize_t k,
                       object grad, object per_sample, object sample_weight,
                       object class_weight, int reduction, double p0, double p1, double p2,
-                      double p3, object ignore_index, int n_threads):
+                      double p3, object ignore_index, int n_threads, object hess):
     cdef int typenum = cnp.PyArray_TYPE(y_pred)
     cdef fl_block_fn fn = _block_function(kernel, typenum, "y_pred")
     if not cnp.PyArray_IS_C_CONTIGUOUS(y_pred):
@@ -493,6 +499,7 @@ cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssi
     args.y_true = cnp.PyArray_DATA(y_true)
     args.y_pred = cnp.PyArray_DATA(y_pred)
     args.grad = NULL
+    args.hess = NULL
     args.per_sample = NULL
     args.sample_weight = NULL
     args.class_weight = NULL
@@ -515,6 +522,21 @@ cdef object _run_impl(int kernel, cnp.ndarray y_true, cnp.ndarray y_pred, Py_ssi
             raise ValueError("out must not share memory with y_pred or y_true (the kernels "
                              "read the inputs after writing the gradient)")
         args.grad = cnp.PyArray_DATA(arr)
+    if hess is not None:
+        if not fl_has_hessian(kernel):
+            raise NotImplementedError(f"kernel {(<bytes>fl_kernel_name(kernel)).decode()} has "
+                                      f"no diagonal second derivative")
+        if grad is None:
+            raise ValueError("a second derivative is computed with the gradient: pass grad too")
+        arr = <cnp.ndarray?>hess
+        if (not _is_float(arr, typenum) or cnp.PyArray_SIZE(arr) != size
+                or not cnp.PyArray_ISWRITEABLE(arr)):
+            raise ValueError("the Hessian output must be a writable C-contiguous array like "
+                             "y_pred")
+        if (_overlaps(arr, y_pred) or _overlaps(arr, y_true) or _overlaps(arr, grad)):
+            raise ValueError("the Hessian output must not share memory with y_pred, y_true "
+                             "or the gradient")
+        args.hess = cnp.PyArray_DATA(arr)
     if per_sample is not None:
         arr = <cnp.ndarray?>per_sample
         if (not _is_float(arr, typenum) or cnp.PyArray_SIZE(arr) != n_rows

@@ -6,8 +6,9 @@
 /*
  * binary cross-entropy on probabilities, param[0] = eps, param[1] = label smoothing:
  *   t' = t (1 - s) + s / 2,  q = clip(p, eps, 1 - eps)
- *   loss = -(t' log q + (1 - t') log(1 - q)),  d/dp = (q - t') / (q (1 - q)) inside the clip,
- *   0 outside it (the clip is part of the function).
+ *   loss = -(t' log q + (1 - t') log(1 - q)),  d/dp = (q - t') / (q (1 - q)),
+ *   d2/dp2 = t' / q^2 + (1 - t') / (1 - q)^2 inside the clip, 0 outside it (the clip is part
+ *   of the function).
  */
 FL_INLINE FL_FN(vgh) FL_FN(bce_prob_elem)(FL_T t, FL_T p, const fl_args *a)
 {
@@ -18,12 +19,16 @@ FL_INLINE FL_FN(vgh) FL_FN(bce_prob_elem)(FL_T t, FL_T p, const fl_args *a)
     const int inside = p >= eps && p <= (FL_T)1 - eps;
     const FL_T dq = (q - ts) / (q * ((FL_T)1 - q));
     const FL_T g = inside ? dq : (p == p ? (FL_T)0 : p);
-    return FL_FN(vg)(-(ts * FL_LOG(q) + ((FL_T)1 - ts) * FL_LOG1P(-q)), g);
+    const FL_T oq = (FL_T)1 - q;
+    const FL_T hq = ts / (q * q) + ((FL_T)1 - ts) / (oq * oq);
+    const FL_T h = inside ? hq : (p == p ? (FL_T)0 : p);
+    return FL_FN(vgh_of)(-(ts * FL_LOG(q) + ((FL_T)1 - ts) * FL_LOG1P(-q)), g, h);
 }
 
 /*
  * binary cross-entropy on logits z, param[1] = label smoothing:
- *   loss = t' softplus(-z) + (1 - t') softplus(z),   d/dz = sigmoid(z) - t'
+ *   loss = t' softplus(-z) + (1 - t') softplus(z),   d/dz = sigmoid(z) - t',
+ *   d2/dz2 = sigmoid(z) sigmoid(-z) = e / (1 + e)^2 (e = exp(-|z|): no cancellation)
  * with softplus(x) = max(x, 0) + log1p(exp(-|x|)), one exp and one log1p per element, and
  * the zero-coefficient term dropped so that t' = 1, z = +inf gives 0, not 0 * inf.
  */
@@ -43,13 +48,14 @@ FL_INLINE FL_FN(vgh) FL_FN(bce_logit_elem)(FL_T t, FL_T z, const fl_args *a)
     const FL_T g = (z == z ? sig : z) - ts;
     const FL_T v = (ts != 0 ? ts * sp_neg : (FL_T)0)
                    + (ts != 1 ? ((FL_T)1 - ts) * sp_pos : (FL_T)0);
-    return FL_FN(vg)(v, g);
+    return FL_FN(vgh_of)(v, g, e * r * r);   /* sigmoid(z) sigmoid(-z), either sign of z */
 }
 
 /*
  * categorical cross-entropy on probabilities, one class element; the per-sample loss is the
  * sum over the class axis.  param[0] = eps, param[1] = label smoothing, a->k = n_classes:
- *   t' = t (1 - s) + s / K,  loss = -t' log clip(p),  d/dp = -t' / p inside the clip, else 0.
+ *   t' = t (1 - s) + s / K,  loss = -t' log clip(p),  d/dp = -t' / p,  d2/dp2 = t' / p^2
+ *   inside the clip, else 0.
  */
 FL_INLINE FL_FN(vgh) FL_FN(cce_prob_elem)(FL_T t, FL_T p, const fl_args *a)
 {
@@ -59,7 +65,8 @@ FL_INLINE FL_FN(vgh) FL_FN(cce_prob_elem)(FL_T t, FL_T p, const fl_args *a)
     const FL_T q = FL_FN(clip)(p, eps, (FL_T)1 - eps);
     const int inside = p >= eps && p <= (FL_T)1 - eps;
     const FL_T g = inside ? -ts / q : (p == p ? (FL_T)0 : p);
-    return FL_FN(vg)(-ts * FL_LOG(q), g);
+    const FL_T h = inside ? ts / (q * q) : (p == p ? (FL_T)0 : p);
+    return FL_FN(vgh_of)(-ts * FL_LOG(q), g, h);
 }
 
 FL_ELEMENTWISE_KERNEL(bce_prob, 1, FL_PRED_PROB)
@@ -72,11 +79,12 @@ FL_ELEMENTWISE_KERNEL(cce_prob, 0, FL_PRED_PROB)
  * gradient row), loss and gradient; no log-softmax array.
  *   t'_k = t_k (1 - s) + s / C        (sparse: t_k = [k == y])
  *   loss = sum_k t'_k (lse - z_k),    d/dz_k = T' softmax_k - t'_k,   T' = sum_k t'_k
+ *   d2/dz_k2 = T' softmax_k (1 - softmax_k): the diagonal of the Hessian T' (diag(p) - p p^T)
  * ------------------------------------------------------------------------------------------ */
 
 /* A row whose largest logit is +inf or whose logits are all -inf: the limit, scalar code. */
 static double FL_FN(softmax_row_limit)(const FL_T *z, const FL_T *t, int64_t y, ptrdiff_t C,
-                                       double smooth, FL_T *g, double gs, FL_T m)
+                                       double smooth, FL_T *g, FL_T *hs, double gs, FL_T m)
 {
     ptrdiff_t n_inf = 0;
     int has_nan = 0;
@@ -86,6 +94,7 @@ static double FL_FN(softmax_row_limit)(const FL_T *z, const FL_T *t, int64_t y, 
     }
     if (m == (FL_T)-INFINITY || has_nan) {   /* all -inf: undefined */
         if (g) for (ptrdiff_t k = 0; k < C; ++k) g[k] = (FL_T)NAN;
+        if (hs) for (ptrdiff_t k = 0; k < C; ++k) hs[k] = (FL_T)NAN;
         return NAN;
     }
     double tmass = 0.0;
@@ -99,7 +108,9 @@ static double FL_FN(softmax_row_limit)(const FL_T *z, const FL_T *t, int64_t y, 
         const double tk = (t ? (double)t[k] : (double)(k == y)) * (1.0 - smooth) + smooth / (double)C;
         const int top = z[k] == (FL_T)INFINITY;
         if (tk != 0.0) loss += tk * (top ? lse_minus_inf : INFINITY);
-        if (g) g[k] = (FL_T)(gs * (tmass * (top ? 1.0 / (double)n_inf : 0.0) - tk));
+        const double pk = top ? 1.0 / (double)n_inf : 0.0;
+        if (g) g[k] = (FL_T)(gs * (tmass * pk - tk));
+        if (hs) hs[k] = (FL_T)(gs * tmass * (pk * (1.0 - pk)));
     }
     return loss;
 }
@@ -151,6 +162,7 @@ FL_INLINE fl_result FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
     const FL_T *t0 = sparse ? NULL : (const FL_T *)a->y_true;
     const int64_t *labels = sparse ? (const int64_t *)a->y_true : NULL;
     FL_T *g0 = (FL_T *)a->grad;
+    FL_T *h0 = g0 ? (FL_T *)a->hess : NULL;
     FL_T *per = (FL_T *)a->per_sample;
     const double smooth = a->param[1];
     const FL_T keep = (FL_T)(1.0 - smooth);
@@ -205,6 +217,7 @@ FL_INLINE fl_result FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
             const FL_T *restrict z = z0 + i * C;
             const FL_T *restrict t = t0 ? t0 + i * C : NULL;
             FL_T *restrict g = g0 ? g0 + i * C : NULL;
+            FL_T *restrict hs = h0 ? h0 + i * C : NULL;
             const FL_T *restrict d = D ? D + (i - i0) * C : NULL;
             double wi = a->sample_weight ? a->sample_weight[i] : 1.0;
             int64_t y = -1;
@@ -214,6 +227,7 @@ FL_INLINE fl_result FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
                 if (ignored || fl_bad_label(y, C)) {
                     flags |= ignored ? 0 : FL_ERR_LABEL;
                     if (g) for (ptrdiff_t k = 0; k < C; ++k) g[k] = 0;
+                    if (hs) for (ptrdiff_t k = 0; k < C; ++k) hs[k] = 0;
                     if (per) per[i] = 0;
                     continue;
                 }
@@ -224,7 +238,7 @@ FL_INLINE fl_result FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
             const double side = row_side[i - i0];
             double row;
             if (m == (FL_T)INFINITY || m == (FL_T)-INFINITY) {
-                row = FL_FN(softmax_row_limit)(z, t, y, C, smooth, g, gs, m);
+                row = FL_FN(softmax_row_limit)(z, t, y, C, smooth, g, hs, gs, m);
             } else {
                 double s = 0.0;
                 if (d) {
@@ -235,6 +249,18 @@ FL_INLINE fl_result FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
                 }
                 const double lse = (double)m + log(s);
                 const double inv_s = 1.0 / s;
+                if (hs) {
+                    /* d2/dz_k2 = T' p_k (1 - p_k), from the exponentials still in the
+                     * gradient row (T' = 1 for labels) */
+                    const double tm = sparse ? 1.0 : side * (1.0 - smooth) + smooth;
+                    const FL_T hp = (FL_T)(gs * tm);
+                    const FL_T isT = (FL_T)inv_s;
+#pragma omp simd
+                    for (ptrdiff_t k = 0; k < C; ++k) {
+                        const FL_T pk = g[k] * isT;
+                        hs[k] = hp * (pk * ((FL_T)1 - pk));
+                    }
+                }
                 if (sparse) {
                     row = smooth != 0.0
                         ? lse - (1.0 - smooth) * (double)z[y] - smooth / (double)C * side
@@ -299,8 +325,9 @@ typedef struct { double v; int bad; } FL_FN(row_value);
  * log and no division, and the label's class is done once after it, with the same formulas as
  * the smoothed loop (the results are bitwise those of the general loop). */
 FL_INLINE FL_FN(row_value) FL_FN(scce_prob_row)(const FL_T *restrict p, FL_T *restrict g,
-                                                 ptrdiff_t C, int64_t y, FL_T keep, FL_T off,
-                                                 FL_T eps, FL_T hi, FL_T gs, const int has_g,
+                                                 FL_T *restrict hs, ptrdiff_t C, int64_t y,
+                                                 FL_T keep, FL_T off, FL_T eps, FL_T hi,
+                                                 FL_T gs, const int has_g, const int has_h,
                                                  const int smoothed)
 {
     double row = 0.0;
@@ -314,6 +341,7 @@ FL_INLINE FL_FN(row_value) FL_FN(scce_prob_row)(const FL_T *restrict p, FL_T *re
             row += tk != 0 ? -(double)tk * (double)FL_LOG(q)
                            : (p[k] == p[k] ? 0.0 : (double)p[k]);
             if (has_g) g[k] = inside ? -gs * tk / q : (p[k] == p[k] ? (FL_T)0 : p[k]);
+            if (has_h) hs[k] = inside ? gs * tk / (q * q) : (p[k] == p[k] ? (FL_T)0 : p[k]);
             bad |= FL_FN(out_of_unit)(p[k]);
         }
     } else {
@@ -326,6 +354,7 @@ FL_INLINE FL_FN(row_value) FL_FN(scce_prob_row)(const FL_T *restrict p, FL_T *re
             const FL_T nan_k = pk == pk ? (FL_T)0 : pk;     /* 0, or the NaN */
             nans += k == y ? (FL_T)0 : nan_k;
             if (has_g) g[k] = inside ? g0 : nan_k;
+            if (has_h) hs[k] = inside ? (FL_T)0 : nan_k;
             bad |= FL_FN(out_of_unit)(pk);
         }
         row = (double)nans;
@@ -335,6 +364,7 @@ FL_INLINE FL_FN(row_value) FL_FN(scce_prob_row)(const FL_T *restrict p, FL_T *re
         const int inside = py >= eps && py <= hi;
         row += tk != 0 ? -(double)tk * (double)FL_LOG(q) : (py == py ? 0.0 : (double)py);
         if (has_g) g[y] = inside ? -gs * tk / q : (py == py ? (FL_T)0 : py);
+        if (has_h) hs[y] = inside ? gs * tk / (q * q) : (py == py ? (FL_T)0 : py);
     }
     FL_FN(row_value) r;
     r.v = row;
@@ -348,6 +378,7 @@ static fl_result FL_FN(scce_prob)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
     const FL_T *p0 = (const FL_T *)a->y_pred;
     const int64_t *labels = (const int64_t *)a->y_true;
     FL_T *g0 = (FL_T *)a->grad;
+    FL_T *h0 = g0 ? (FL_T *)a->hess : NULL;
     FL_T *per = (FL_T *)a->per_sample;
     const double smooth = a->param[1];
     const FL_T eps = (FL_T)a->param[0];
@@ -360,23 +391,26 @@ static fl_result FL_FN(scce_prob)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
     for (ptrdiff_t i = r0; i < r1; ++i) {
         const FL_T *restrict p = p0 + i * C;
         FL_T *restrict g = g0 ? g0 + i * C : NULL;
+        FL_T *restrict hs = h0 ? h0 + i * C : NULL;
         double wi = a->sample_weight ? a->sample_weight[i] : 1.0;
         const int64_t y = fl_read_label(labels, i);
         const int ignored = a->has_ignore && y == a->ignore_index;
         if (ignored || fl_bad_label(y, C)) {
             flags |= ignored ? 0 : FL_ERR_LABEL;
             if (g) for (ptrdiff_t k = 0; k < C; ++k) g[k] = 0;
+            if (hs) for (ptrdiff_t k = 0; k < C; ++k) hs[k] = 0;
             if (per) per[i] = 0;
             continue;
         }
         if (a->class_weight) wi *= a->class_weight[y];
         const FL_T gs = (FL_T)(a->scale * wi);
+#define FL_SCCE_ROW(HG, HH, SM) \
+    FL_FN(scce_prob_row)(p, g, hs, C, y, keep, off, eps, hi, gs, HG, HH, SM)
         const FL_FN(row_value) r =
             smooth != 0.0
-                ? (g ? FL_FN(scce_prob_row)(p, g, C, y, keep, off, eps, hi, gs, 1, 1)
-                     : FL_FN(scce_prob_row)(p, g, C, y, keep, off, eps, hi, gs, 0, 1))
-                : (g ? FL_FN(scce_prob_row)(p, g, C, y, keep, off, eps, hi, gs, 1, 0)
-                     : FL_FN(scce_prob_row)(p, g, C, y, keep, off, eps, hi, gs, 0, 0));
+                ? (hs ? FL_SCCE_ROW(1, 1, 1) : g ? FL_SCCE_ROW(1, 0, 1) : FL_SCCE_ROW(0, 0, 1))
+                : (hs ? FL_SCCE_ROW(1, 1, 0) : g ? FL_SCCE_ROW(1, 0, 0) : FL_SCCE_ROW(0, 0, 0));
+#undef FL_SCCE_ROW
         if (per) per[i] = (FL_T)(r.v * wi);
         acc += r.v * wi;
         bad |= r.bad;
@@ -398,6 +432,10 @@ static fl_result FL_FN(scce_prob)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
  * u is the weighted harmonic mean of p and q, in [0, 1]; written that way it needs no
  * m^(gamma - 1) (infinite at m = 0 for gamma < 1).  Where ce is infinite u is 0 and the
  * product's limit is 0 (u decays exponentially, ce grows linearly), so the term is dropped.
+ * Second derivative, with s = 1 - 2t (m' = s p q, m'' = s p q (1 - 2p), ce'' = p q):
+ *   d2/dz2 = a_t m^gamma (p q + gamma s u (((gamma - 1) s u + (1 - 2p)) ce + 2 (p - t)))
+ * (the focal part dropped where u is 0, as in the gradient).  It is negative in places (where
+ * the focal factor bends the loss down): the exact value is returned.
  */
 FL_INLINE FL_FN(vgh) FL_FN(binary_focal_logit_elem)(FL_T t, FL_T z, const fl_args *a)
 {
@@ -418,7 +456,11 @@ FL_INLINE FL_FN(vgh) FL_FN(binary_focal_logit_elem)(FL_T t, FL_T z, const fl_arg
     const FL_T focal_term = u != 0 ? gamma * ((FL_T)1 - (FL_T)2 * t) * u * ce : (FL_T)0;
     const FL_T c = at * mg;          /* 0 iff a factor is 0: one select, which gcc if-converts */
     const FL_T g = c * ((p - t) + focal_term);
-    return FL_FN(vg)(FL_FN(zmul)(c, ce), g);
+    const FL_T s2 = (FL_T)1 - (FL_T)2 * t;
+    const FL_T focal2 = u != 0 ? gamma * s2 * u * (((gamma - (FL_T)1) * s2 * u + ((FL_T)1 - (FL_T)2 * p)) * ce
+                                                   + (FL_T)2 * (p - t)) : (FL_T)0;
+    const FL_T h = c * (p * q + focal2);
+    return FL_FN(vgh_of)(FL_FN(zmul)(c, ce), g, h);
 }
 
 /*
@@ -426,6 +468,8 @@ FL_INLINE FL_FN(vgh) FL_FN(binary_focal_logit_elem)(FL_T t, FL_T z, const fl_arg
  * param[1] = gamma, param[2], param[3] = alpha_1, alpha_0:
  *   q = clip(p, eps, 1 - eps),  m = t (1 - q) + (1 - t) q,  ce = -(t log q + (1 - t) log(1 - q))
  *   loss = a_t m^gamma ce,   d/dp = a_t m^gamma (gamma (1 - 2t) ce / m + (q - t) / (q (1 - q)))
+ *   d2/dp2 = a_t m^gamma (gamma s / m ((gamma - 1) s ce / m + 2 ce') + ce''),  s = 1 - 2t,
+ *   ce' = (q - t) / (q (1 - q)),  ce'' = t / q^2 + (1 - t) / (1 - q)^2
  * inside the clip, 0 outside it.  m >= min(q, 1 - q) >= eps > 0 for t in [0, 1].
  */
 FL_INLINE FL_FN(vgh) FL_FN(binary_focal_prob_elem)(FL_T t, FL_T p, const fl_args *a)
@@ -441,14 +485,24 @@ FL_INLINE FL_FN(vgh) FL_FN(binary_focal_prob_elem)(FL_T t, FL_T p, const fl_args
     const FL_T dq = at * mg * (gamma * ((FL_T)1 - (FL_T)2 * t) * ce / m
                                + (q - t) / (q * ((FL_T)1 - q)));
     const FL_T g = inside ? dq : (p == p ? (FL_T)0 : p);
-    return FL_FN(vg)(at * mg * ce, g);
+    const FL_T s2 = (FL_T)1 - (FL_T)2 * t;
+    const FL_T oq = (FL_T)1 - q;
+    const FL_T ce1 = (q - t) / (q * oq);
+    const FL_T ce2 = t / (q * q) + ((FL_T)1 - t) / (oq * oq);
+    const FL_T hq = at * mg * (gamma * s2 / m * ((gamma - (FL_T)1) * s2 * ce / m + (FL_T)2 * ce1)
+                               + ce2);
+    const FL_T h = inside ? hq : (p == p ? (FL_T)0 : p);
+    return FL_FN(vgh_of)(at * mg * ce, g, h);
 }
 
 /*
  * categorical focal loss on probabilities, one class element (the per-sample loss sums over
  * the class axis), param[0] = eps, param[1] = gamma, param[2] = alpha (1 without alpha):
  *   q = clip(p, eps, 1 - eps),  loss = -alpha t (1 - q)^gamma log q
- *   d/dp = alpha t (1 - q)^gamma (gamma log q / (1 - q) - 1 / q) inside the clip, else 0.
+ *   d/dp = alpha t (1 - q)^gamma (gamma log q / (1 - q) - 1 / q)
+ *   d2/dp2 = alpha t (1 - q)^gamma (2 gamma / (q (1 - q)) + 1 / q^2
+ *                                   - gamma (gamma - 1) log q / (1 - q)^2)
+ * inside the clip, else 0.
  * Rows are used as given (not renormalised), as categorical_cross_entropy.
  */
 FL_INLINE FL_FN(vgh) FL_FN(categorical_focal_prob_elem)(FL_T t, FL_T p, const fl_args *a)
@@ -462,7 +516,10 @@ FL_INLINE FL_FN(vgh) FL_FN(categorical_focal_prob_elem)(FL_T t, FL_T p, const fl
     const FL_T lq = FL_LOG(q);
     const FL_T mg = FL_FN(powr)(oq, gamma);
     const FL_T g = inside ? c * mg * (gamma * lq / oq - (FL_T)1 / q) : (p == p ? (FL_T)0 : p);
-    return FL_FN(vg)(-c * mg * lq, g);
+    const FL_T hq = c * mg * ((FL_T)2 * gamma / (q * oq) + (FL_T)1 / (q * q)
+                              - gamma * (gamma - (FL_T)1) * lq / (oq * oq));
+    const FL_T h = inside ? hq : (p == p ? (FL_T)0 : p);
+    return FL_FN(vgh_of)(-c * mg * lq, g, h);
 }
 
 FL_ELEMENTWISE_KERNEL(binary_focal_logit, 1, FL_PRED_REAL)
@@ -589,7 +646,7 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
 
 /*
  * hinge, targets in {-1, 1} or {0, 1} (a 0 target is read as -1), y the signed target:
- *   max(0, 1 - y p),   d/dp = -y where 1 - y p > 0, else 0 (0 at the kink).
+ *   max(0, 1 - y p),   d/dp = -y where 1 - y p > 0, else 0 (0 at the kink); d2/dp2 = 0.
  */
 FL_INLINE FL_FN(vgh) FL_FN(hinge_elem)(FL_T t, FL_T p, const fl_args *a)
 {
@@ -597,17 +654,19 @@ FL_INLINE FL_FN(vgh) FL_FN(hinge_elem)(FL_T t, FL_T p, const fl_args *a)
     const FL_T y = t == 0 ? (FL_T)-1 : t;
     const FL_T h = (FL_T)1 - y * p;
     const FL_T g = h > 0 ? -y : (h == h ? (FL_T)0 : h);
-    return FL_FN(vg)(FL_FN(relu)(h), g);
+    return FL_FN(vgh_of)(FL_FN(relu)(h), g, FL_FN(keepnan)((FL_T)0, h));
 }
 
-/* squared_hinge: max(0, 1 - y p)^2,   d/dp = -2 y max(0, 1 - y p). */
+/* squared_hinge: max(0, 1 - y p)^2,   d/dp = -2 y max(0, 1 - y p),
+ * d2/dp2 = 2 y^2 where 1 - y p > 0, else 0 (0 at the kink). */
 FL_INLINE FL_FN(vgh) FL_FN(squared_hinge_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     (void)a;
     const FL_T y = t == 0 ? (FL_T)-1 : t;
     const FL_T h = FL_FN(relu)((FL_T)1 - y * p);
     const FL_T g = (FL_T)-2 * y * h;
-    return FL_FN(vg)(h * h, g);
+    const FL_T h2 = h > 0 ? (FL_T)2 * y * y : FL_FN(keepnan)((FL_T)0, h);
+    return FL_FN(vgh_of)(h * h, g, h2);
 }
 
 FL_ELEMENTWISE_KERNEL(hinge, 1, FL_PRED_REAL)

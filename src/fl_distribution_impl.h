@@ -11,14 +11,15 @@
  * exactly 0 (PyTorch gives 0 * -inf = NaN there).
  */
 
-/* probabilities: d/dp = -t / q inside the clip [eps, 1], 0 outside it. */
+/* probabilities: d/dp = -t / q, d2/dp2 = t / q^2 inside the clip [eps, 1], 0 outside it. */
 FL_INLINE FL_FN(vgh) FL_FN(kl_prob_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     const FL_T eps = (FL_T)a->param[0];
     const FL_T q = FL_FN(clip)(p, eps, (FL_T)1);
     const int inside = p >= eps && p <= (FL_T)1;
     const FL_T g = inside ? -t / q : (p == p ? (FL_T)0 : p);
-    return FL_FN(vg)(FL_FN(xlogx)(t) - t * FL_LOG(q), g);
+    const FL_T h = inside ? t / (q * q) : (p == p ? (FL_T)0 : p);
+    return FL_FN(vgh_of)(FL_FN(xlogx)(t) - t * FL_LOG(q), g, h);
 }
 
 FL_INLINE FL_FN(vgh) FL_FN(kl_prob_log_target_elem)(FL_T lt, FL_T p, const fl_args *a)
@@ -28,15 +29,16 @@ FL_INLINE FL_FN(vgh) FL_FN(kl_prob_log_target_elem)(FL_T lt, FL_T p, const fl_ar
     const FL_T q = FL_FN(clip)(p, eps, (FL_T)1);
     const int inside = p >= eps && p <= (FL_T)1;
     const FL_T g = inside ? -t / q : (p == p ? (FL_T)0 : p);
-    return FL_FN(vg)(FL_FN(zmul)(t, lt) - t * FL_LOG(q), g);
+    const FL_T h = inside ? t / (q * q) : (p == p ? (FL_T)0 : p);
+    return FL_FN(vgh_of)(FL_FN(zmul)(t, lt) - t * FL_LOG(q), g, h);
 }
 
-/* log-probabilities z: t (log t - z),  d/dz = -t;  the t z term is 0 where t = 0. */
+/* log-probabilities z: t (log t - z),  d/dz = -t,  d2/dz2 = 0;  the t z term is 0 where t = 0. */
 FL_INLINE FL_FN(vgh) FL_FN(kl_log_elem)(FL_T t, FL_T z, const fl_args *a)
 {
     (void)a;
     const FL_T g = z == z ? -t : z;
-    return FL_FN(vg)(FL_FN(xlogx)(t) - FL_FN(zmul)(t, z), g);
+    return FL_FN(vgh_of)(FL_FN(xlogx)(t) - FL_FN(zmul)(t, z), g, FL_FN(keepnan)((FL_T)0, z));
 }
 
 FL_INLINE FL_FN(vgh) FL_FN(kl_log_log_target_elem)(FL_T lt, FL_T z, const fl_args *a)
@@ -44,7 +46,7 @@ FL_INLINE FL_FN(vgh) FL_FN(kl_log_log_target_elem)(FL_T lt, FL_T z, const fl_arg
     (void)a;
     const FL_T t = FL_EXP(lt);
     const FL_T g = z == z ? -t : z;
-    return FL_FN(vg)(FL_FN(zmul)(t, lt) - FL_FN(zmul)(t, z), g);
+    return FL_FN(vgh_of)(FL_FN(zmul)(t, lt) - FL_FN(zmul)(t, z), g, FL_FN(keepnan)((FL_T)0, z));
 }
 
 /* param[1] (log_target) picks the loop once per block.  kl_prob takes probabilities: a

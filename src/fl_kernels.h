@@ -111,11 +111,24 @@ static inline int omp_get_thread_num(void) { return 0; }
     X(FL_CATEGORICAL_HINGE, 33, categorical_hinge)              \
     X(FL_KL_PROB, 34, kl_prob)                                  \
     X(FL_KL_LOG, 35, kl_log)                                    \
+    X(FL_PSEUDO_HUBER, 36, pseudo_huber)                        \
     X(FL_CONTRASTIVE, 40, contrastive)                          \
     X(FL_TRIPLET, 41, triplet)                                  \
     X(FL_COSINE_EMBEDDING, 42, cosine_embedding)                \
     X(FL_TVERSKY_PROB, 43, tversky_prob)                        \
     X(FL_TVERSKY_LOGIT, 44, tversky_logit)
+
+/*
+ * The kernels that also give the diagonal of the second derivative (fl_args.hess), in the same
+ * fused pass.  The others (categorical focal and hinge on logit rows, and the kernels of
+ * several inputs) have no diagonal Hessian here and never write through hess.
+ */
+#define FL_HESSIAN_KERNELS(X)                                   \
+    X(FL_MSE) X(FL_MAE) X(FL_HUBER) X(FL_BCE_PROB) X(FL_BCE_LOGIT) X(FL_CCE_PROB)             \
+    X(FL_CCE_LOGIT) X(FL_SCCE_PROB) X(FL_SCCE_LOGIT) X(FL_SMOOTH_L1) X(FL_LOG_COSH)           \
+    X(FL_QUANTILE) X(FL_POISSON_LOG) X(FL_POISSON_RATE) X(FL_MSLE) X(FL_MAPE)                 \
+    X(FL_BINARY_FOCAL_PROB) X(FL_BINARY_FOCAL_LOGIT) X(FL_CATEGORICAL_FOCAL_PROB)             \
+    X(FL_HINGE) X(FL_SQUARED_HINGE) X(FL_KL_PROB) X(FL_KL_LOG) X(FL_PSEUDO_HUBER)
 
 #define FL_ENUM_ENTRY(ID, NUMBER, NAME) ID = NUMBER,
 enum { FL_KERNELS(FL_ENUM_ENTRY) FL_N_KERNELS = 64 };
@@ -129,6 +142,9 @@ typedef struct {
     const void *y_true;          /* targets: y_pred's dtype, or int64 labels for sparse kernels */
     const void *y_pred;          /* predictions, C-contiguous, shape (n_rows, k) */
     void *grad;                  /* d(reduced loss)/d y_pred, same layout; NULL: value only */
+    void *hess;                  /* diagonal d2(reduced loss)/d y_pred2, same layout; NULL: not
+                                  * asked (only read with grad, by the kernels that have one:
+                                  * FL_HESSIAN_KERNELS) */
     void *per_sample;            /* weighted per-sample losses (reduction "none"); NULL: skip */
     const double *sample_weight; /* one per row, or NULL */
     const double *class_weight;  /* one per class (sparse kernels), or NULL */
@@ -203,6 +219,7 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #define FL_LOG1P fl_log1p_f32
 #define FL_FABS fabsf
 #define FL_FMAX fmaxf
+#define FL_SQRT sqrtf
 #include "fl_kernels_impl.h"
 #undef FL_T
 #undef FL_SUF
@@ -211,6 +228,7 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_LOG1P
 #undef FL_FABS
 #undef FL_FMAX
+#undef FL_SQRT
 
 #define FL_T double
 #define FL_SUF f64
@@ -219,6 +237,7 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #define FL_LOG1P fl_log1p_f64
 #define FL_FABS fabs
 #define FL_FMAX fmax
+#define FL_SQRT sqrt
 #include "fl_kernels_impl.h"
 #undef FL_T
 #undef FL_SUF
@@ -227,6 +246,7 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_LOG1P
 #undef FL_FABS
 #undef FL_FMAX
+#undef FL_SQRT
 
 /* Block function for (kernel, dtype); dtype 0 = float32, 1 = float64.  NULL if unknown. */
 #define FL_TABLE_ENTRY(ID, NUMBER, NAME) [ID] = {fl_##NAME##_f32, fl_##NAME##_f64},
@@ -237,6 +257,16 @@ static inline fl_block_fn fl_get_block(int kernel, int is_double)
     return table[kernel][is_double ? 1 : 0];
 }
 #undef FL_TABLE_ENTRY
+
+/* Whether kernel `kernel` writes the second derivative (FL_HESSIAN_KERNELS). */
+#define FL_HESS_ENTRY(ID) [ID] = 1,
+static inline int fl_has_hessian(int kernel)
+{
+    static const unsigned char has[FL_N_KERNELS] = { FL_HESSIAN_KERNELS(FL_HESS_ENTRY) };
+    if (kernel < 0 || kernel >= FL_N_KERNELS) return 0;
+    return has[kernel];
+}
+#undef FL_HESS_ENTRY
 
 /* The name of kernel `kernel` (the X-macro's NAME), or NULL if no kernel has that id. */
 #define FL_NAME_ENTRY(ID, NUMBER, NAME) [ID] = #NAME,

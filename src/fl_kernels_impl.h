@@ -1,12 +1,12 @@
 /*
  * The dtype template of fl_kernels.h: included once per floating type with
  *   FL_T (float|double), FL_SUF (f32|f64) and the maths names FL_EXP, FL_LOG, FL_LOG1P,
- *   FL_FABS, FL_FMAX defined.  Do not include directly.
+ *   FL_FABS, FL_FMAX, FL_SQRT defined.  Do not include directly.
  *
  * Conventions of every per-element function `FL_FN(<loss>_elem)(t, p, a)`:
  *   returns, by value, FL_FN(vgh) {v, g, h}: the loss of one element, d loss / d p and
- *   d2 loss / d p2 (h is NaN, "not provided", until the second-derivative work fills it in;
- *   no loop reads it yet, so it costs nothing);
+ *   d2 loss / d p2 (the loops read h only when a second derivative is asked, so a call
+ *   without one never computes it);
  *   written branch-free (selects), so the loops around them vectorise;
  *   a NaN input gives a NaN loss and a NaN gradient;
  *   a term whose coefficient is exactly 0 contributes 0 even where its log is infinite.

@@ -2,7 +2,7 @@
  * Shared helpers and loops of the dtype template (see fl_kernels_impl.h).  Included once per
  * floating type with
  *   FL_T (float|double), FL_SUF (f32|f64) and the libm names FL_EXP, FL_LOG, FL_LOG1P,
- *   FL_FABS, FL_FMAX defined.  Do not include directly.
+ *   FL_FABS, FL_FMAX, FL_SQRT defined.  Do not include directly.
  *
  * Conventions of every per-element function: see fl_kernels_impl.h.
  */
@@ -18,14 +18,21 @@ typedef struct { FL_T v, g, h; } FL_FN(vgh);
 
 typedef FL_FN(vgh) (*FL_FN(elem_fn))(FL_T t, FL_T p, const fl_args *a);
 
-/* {v, g} of a loss whose second derivative is not provided yet (h = NaN, never read). */
-FL_INLINE FL_FN(vgh) FL_FN(vg)(FL_T v, FL_T g)
+/* {v, g, h}: the loss of one element and its first and second derivatives. */
+FL_INLINE FL_FN(vgh) FL_FN(vgh_of)(FL_T v, FL_T g, FL_T h)
 {
     FL_FN(vgh) r;
     r.v = v;
     r.g = g;
-    r.h = (FL_T)NAN;
+    r.h = h;
     return r;
+}
+
+/* h, or x itself when x is NaN: a second derivative that is a constant (or 0) on the domain
+ * still says NaN for a NaN input, like the loss and the gradient. */
+FL_INLINE FL_T FL_FN(keepnan)(FL_T h, FL_T x)
+{
+    return x == x ? h : x;
 }
 
 /* Whether x is a probability-mode input outside [0, 1], as 0/1 (NaN is not: it passes
@@ -70,10 +77,10 @@ FL_INLINE FL_T FL_FN(clip)(FL_T p, FL_T lo, FL_T hi)
 
 FL_INLINE fl_result FL_FN(elem_loop)(FL_FN(elem_fn) f, const fl_args *a,
                                      const FL_T *restrict t, const FL_T *restrict p,
-                                     FL_T *restrict g, FL_T *restrict per,
+                                     FL_T *restrict g, FL_T *restrict hs, FL_T *restrict per,
                                      const double *restrict w, ptrdiff_t n, double gscale,
-                                     const int has_g, const int has_per, const int has_w,
-                                     const int prob)
+                                     const int has_g, const int has_h, const int has_per,
+                                     const int has_w, const int prob)
 {
     double acc = 0.0;
     int bad = 0;
@@ -93,9 +100,11 @@ FL_INLINE fl_result FL_FN(elem_loop)(FL_FN(elem_fn) f, const fl_args *a,
                  * 1e-50 is 0 and of 1e39 inf, and 1 / sum(w) can overflow float32 too */
                 const double wi = w[c0 + i];
                 if (has_g) g[c0 + i] = (FL_T)((double)r.g * (gscale * wi));
+                if (has_h) hs[c0 + i] = (FL_T)((double)r.h * (gscale * wi));
                 if (has_per) per[c0 + i] = (FL_T)((double)r.v * wi);
             } else {
                 if (has_g) g[c0 + i] = r.g * gs;
+                if (has_h) hs[c0 + i] = r.h * gs;
                 if (has_per) per[c0 + i] = r.v;
             }
         }
@@ -112,21 +121,27 @@ FL_INLINE fl_result FL_FN(elem_loop)(FL_FN(elem_fn) f, const fl_args *a,
     return fl_result_of(acc, bad ? FL_ERR_PROB_RANGE : 0);
 }
 
+/* The loop for this call's outputs: a second derivative is only asked with a gradient, so
+ * (g, h) is (0, 0), (1, 0) or (1, 1); each combination is its own loop. */
+#define FL_ELEM_LOOP(HG, HH, HP, HW) \
+    FL_FN(elem_loop)(f, a, t, p, g, hs, per, w, n, gscale, HG, HH, HP, HW, prob)
 FL_INLINE fl_result FL_FN(elem_run)(FL_FN(elem_fn) f, const fl_args *a,
-                                    const FL_T *t, const FL_T *p, FL_T *g, FL_T *per,
-                                    const double *w, ptrdiff_t n, double gscale, const int prob)
+                                    const FL_T *t, const FL_T *p, FL_T *g, FL_T *hs,
+                                    FL_T *per, const double *w, ptrdiff_t n, double gscale,
+                                    const int prob)
 {
-    if (g) {
-        if (per) return w ? FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 1, 1, 1, prob)
-                          : FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 1, 1, 0, prob);
-        return w ? FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 1, 0, 1, prob)
-                 : FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 1, 0, 0, prob);
+    if (g && hs) {
+        if (per) return w ? FL_ELEM_LOOP(1, 1, 1, 1) : FL_ELEM_LOOP(1, 1, 1, 0);
+        return w ? FL_ELEM_LOOP(1, 1, 0, 1) : FL_ELEM_LOOP(1, 1, 0, 0);
     }
-    if (per) return w ? FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 0, 1, 1, prob)
-                      : FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 0, 1, 0, prob);
-    return w ? FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 0, 0, 1, prob)
-             : FL_FN(elem_loop)(f, a, t, p, g, per, w, n, gscale, 0, 0, 0, prob);
+    if (g) {
+        if (per) return w ? FL_ELEM_LOOP(1, 0, 1, 1) : FL_ELEM_LOOP(1, 0, 1, 0);
+        return w ? FL_ELEM_LOOP(1, 0, 0, 1) : FL_ELEM_LOOP(1, 0, 0, 0);
+    }
+    if (per) return w ? FL_ELEM_LOOP(0, 0, 1, 1) : FL_ELEM_LOOP(0, 0, 1, 0);
+    return w ? FL_ELEM_LOOP(0, 0, 0, 1) : FL_ELEM_LOOP(0, 0, 0, 0);
 }
+#undef FL_ELEM_LOOP
 
 /*
  * Rows [r0, r1) of an elementwise loss.  The per-sample loss is the mean over the last axis
@@ -142,6 +157,7 @@ FL_INLINE fl_result FL_FN(elem_block)(FL_FN(elem_fn) f, const fl_args *a,
     const FL_T *t = (const FL_T *)a->y_true;
     const FL_T *p = (const FL_T *)a->y_pred;
     FL_T *g = (FL_T *)a->grad;
+    FL_T *hs = g ? (FL_T *)a->hess : NULL;
     FL_T *per = (FL_T *)a->per_sample;
     const double *w = a->sample_weight;
     const double kscale = mean_last_axis ? 1.0 / (double)K : 1.0;
@@ -149,7 +165,8 @@ FL_INLINE fl_result FL_FN(elem_block)(FL_FN(elem_fn) f, const fl_args *a,
 
     if (K == 1 || (!per && !w)) {
         const fl_result s = FL_FN(elem_run)(f, a, t + r0 * K, p + r0 * K,
-                                            g ? g + r0 * K : NULL, per ? per + r0 : NULL,
+                                            g ? g + r0 * K : NULL, hs ? hs + r0 * K : NULL,
+                                            per ? per + r0 : NULL,
                                             w ? w + r0 : NULL, (r1 - r0) * K,
                                             a->scale * kscale, prob);
         return fl_result_of(s.sum * kscale, s.flags);
@@ -159,7 +176,8 @@ FL_INLINE fl_result FL_FN(elem_block)(FL_FN(elem_fn) f, const fl_args *a,
     for (ptrdiff_t i = r0; i < r1; ++i) {
         const double wi = w ? w[i] : 1.0;
         const fl_result s = FL_FN(elem_run)(f, a, t + i * K, p + i * K,
-                                            g ? g + i * K : NULL, NULL, NULL, K,
+                                            g ? g + i * K : NULL, hs ? hs + i * K : NULL,
+                                            NULL, NULL, K,
                                             a->scale * kscale * wi, prob);
         const double row = kscale * s.sum;
         if (per) per[i] = (FL_T)(row * wi);

@@ -225,6 +225,11 @@ def t_smooth_l1(t, p, prm):
     return _mean_last(F.smooth_l1_loss(p, t, reduction="none", beta=prm.get("beta", 1.0)), p)
 
 
+def t_pseudo_huber(t, p, prm):
+    delta = prm.get("delta", 1.0)
+    return _mean_last(delta**2 * (torch.sqrt(1 + ((p - t) / delta) ** 2) - 1), p)
+
+
 def t_log_cosh(t, p, prm):
     d = p - t          # Keras' formula; autograd gives tanh(d)
     return _mean_last(d + F.softplus(-2 * d) - np.log(2.0), p)
@@ -357,6 +362,9 @@ CASES = [
     Case("smooth-l1", "smooth_l1", {}, regression, "elementwise", t_smooth_l1),
     Case("smooth-l1-b0.4", "smooth_l1", {"beta": 0.4}, regression, "elementwise", t_smooth_l1),
     Case("smooth-l1-b0", "smooth_l1", {"beta": 0.0}, regression, "elementwise", t_smooth_l1),
+    Case("pseudo-huber", "pseudo_huber", {}, regression, "elementwise", t_pseudo_huber),
+    Case("pseudo-huber-d0.3", "pseudo_huber", {"delta": 0.3}, regression, "elementwise",
+         t_pseudo_huber),
     Case("log-cosh", "log_cosh", {}, regression, "elementwise", t_log_cosh),
     Case("quantile", "quantile", {}, regression, "elementwise", t_quantile),
     Case("quantile-q0.9", "quantile", {"quantile": 0.9}, regression, "elementwise", t_quantile),

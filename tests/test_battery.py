@@ -285,3 +285,166 @@ def test_case_ids_unique():
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids))
     assert all(isinstance(c, Case) for c in CASES)
+
+
+# ---- second derivatives (.hess, .value_grad_hess) ---------------------------------------------
+
+def _has_hessian(case):
+    return fl.get(case.loss, **case.params).has_hessian
+
+
+HESSIAN_CASES = [c for c in CASES if _has_hessian(c)]
+NO_HESSIAN_CASES = [c for c in CASES if not _has_hessian(c)]
+
+
+def test_hessian_rows_cover_the_catalogue():
+    """Every elementwise and cross-entropy loss of the issue has Hessian rows; only losses of
+    several inputs, segmentation and the two logit-row losses without a diagonal do not."""
+    assert {c.kind for c in NO_HESSIAN_CASES} <= {"pairwise", "triplet", "segmentation",
+                                                 "categorical"}
+    assert {c.loss for c in NO_HESSIAN_CASES if c.kind == "categorical"} == {
+        "categorical_focal", "categorical_hinge"}
+    assert len(HESSIAN_CASES) >= 40
+
+
+def test_hessian_kernel_lists_agree():
+    """The registry's HESSIAN_KERNELS is the C table FL_HESSIAN_KERNELS."""
+    from fastloss._registry import HESSIAN_KERNELS
+    K = fl._config._kernels
+    if K is None:
+        pytest.fail("the compiled kernels are not built")
+    assert K.HESSIAN_KERNELS == HESSIAN_KERNELS
+
+
+def run_hess(case, y_true, y_pred, **kw):
+    loss = fl.get(case.loss, **case.params)
+    return loss.value_grad_hess(y_true, y_pred, **kw)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("case", HESSIAN_CASES, ids=str)
+def test_hessian_matches_finite_differences(case, reduction, backend):
+    """d2/dx_i2 against central differences of the gradient's element i, float64."""
+    y_true, y_pred, w = draw(case, shape_for(case, 2, n=3), np.float64, seed=8, weighted=True)
+    loss = fl.get(case.loss, **case.params)
+    kw = dict(reduction=reduction, sample_weight=w)
+    hess = loss.hess(y_true, y_pred, **kw)
+    assert hess.shape == y_pred.shape and hess.dtype == y_pred.dtype
+    fd = np.empty_like(y_pred)
+    for i in np.ndindex(y_pred.shape):
+        h = 1e-6 * max(1.0, abs(y_pred[i]))
+        up, down = y_pred.copy(), y_pred.copy()
+        up[i] += h
+        down[i] -= h
+        fd[i] = (loss.grad(y_true, up, **kw)[i] - loss.grad(y_true, down, **kw)[i]) / (2 * h)
+    np.testing.assert_allclose(hess, fd, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", HESSIAN_CASES, ids=str)
+def test_hessian_backends_agree(case, dtype, reduction, weighted):
+    y_true, y_pred, w = draw(case, shape_for(case, 2, n=30), dtype, seed=2, weighted=weighted)
+    results = {}
+    for name in BACKENDS:
+        with fl.use_backend(name):
+            results[name] = run_hess(case, y_true, y_pred, reduction=reduction,
+                                     sample_weight=w)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for a, b in zip(results["cython"], results["numpy"], strict=True):
+        np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), **tol)
+    assert results["cython"][2].dtype == dtype
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", HESSIAN_CASES, ids=str)
+def test_hessian_threads_bitwise_identical(case, dtype, weighted):
+    y_true, y_pred, w = draw(case, _large_shape(case), dtype, seed=5, weighted=weighted)
+    with fl.use_backend("cython"):
+        runs = [run_hess(case, y_true, y_pred, sample_weight=w, n_threads=n)
+                for n in (1, 2, None)]
+        plain = run(case, y_true, y_pred, sample_weight=w, n_threads=1)
+    for value, grad, hess in runs[1:]:
+        assert value == runs[0][0]
+        assert np.array_equal(grad, runs[0][1], equal_nan=True)
+        assert np.array_equal(hess, runs[0][2], equal_nan=True)
+    # the pass with a Hessian is another loop (the compiler may contract it differently into
+    # FMAs): value and gradient agree with value_and_grad's within the SIMD-level bound
+    eps = float(np.finfo(dtype).eps)
+    assert abs(runs[0][0] - plain[0]) <= 64 * eps * abs(plain[0])
+    g, g0 = runs[0][1].astype(float), plain[1][0].astype(float)
+    assert np.all(np.abs(g - g0) <= 16 * eps * np.max(np.abs(g0)))
+
+
+@pytest.mark.parametrize("case", HESSIAN_CASES, ids=str)
+def test_hessian_out_buffers_and_entry_points(case, backend):
+    y_true, y_pred, w = draw(case, shape_for(case), np.float32, seed=7, weighted=True)
+    loss = fl.get(case.loss, **case.params)
+    g, h = np.full_like(y_pred, np.nan), np.full_like(y_pred, np.nan)
+    value, grad, hess = loss.value_grad_hess(y_true, y_pred, sample_weight=w, out=(g, h))
+    assert grad is g and hess is h
+    assert value == pytest.approx(loss(y_true, y_pred, sample_weight=w), rel=1e-6)
+    g0 = loss.grad(y_true, y_pred, sample_weight=w)      # within the bound of the test above
+    assert np.all(np.abs(g0 - g) <= 16 * np.finfo(np.float32).eps * np.max(np.abs(g0)))
+    h2 = np.empty_like(h)
+    assert loss.hess(y_true, y_pred, sample_weight=w, out=h2) is h2
+    np.testing.assert_array_equal(h2, h)
+    _, g3, h3 = loss.value_grad_hess(y_true, y_pred, sample_weight=w, out=(None, None))
+    np.testing.assert_array_equal(g3, g)
+    np.testing.assert_array_equal(h3, h)
+    with pytest.raises(ValueError, match="out"):
+        loss.value_grad_hess(y_true, y_pred, out=g)
+    with pytest.raises(ValueError, match="out\\[1\\]"):
+        loss.value_grad_hess(y_true, y_pred, out=(g, np.empty(3, np.float32)))
+    with pytest.raises(ValueError, match="share memory"):
+        loss.value_grad_hess(y_true, y_pred, out=(g, g))
+
+
+@pytest.mark.parametrize("case", NO_HESSIAN_CASES, ids=str)
+def test_losses_without_a_diagonal_hessian_say_so(case):
+    loss = fl.get(case.loss, **case.params)
+    assert not loss.has_hessian
+    y_true, y_pred, _ = draw(case, shape_for(case), np.float64)
+    args = call_args(case, y_true, preds_of(case, y_pred))
+    with pytest.raises(NotImplementedError, match=case.loss):
+        loss.hess(*args)
+    with pytest.raises(NotImplementedError, match=case.loss):
+        loss.value_grad_hess(*args)
+
+
+def _extreme_logit_inputs(case, dtype):
+    """Logits with +-inf entries (and -inf on zero-target classes: masking)."""
+    z = np.array([[np.inf, -np.inf, 0.0, 3.0, -80.0],
+                  [-np.inf, -np.inf, 2.0, 1.0, 0.0],
+                  [60.0, -np.inf, -np.inf, -np.inf, -np.inf],
+                  [np.inf, np.inf, 1.0, -1.0, 0.0]], dtype=dtype)
+    if case.kind == "sparse":
+        return np.array([0, 2, 0, 1]), z
+    if case.kind == "categorical":
+        t = np.zeros_like(z)
+        t[0, 0] = t[1, 2] = t[2, 0] = t[3, 1] = 1.0
+        t[1, 3] = t[1, 2] = 0.5
+        return t, z
+    t = np.array([[1, 0, 0.5, 1, 0]] * 4, dtype=dtype)
+    return t, z
+
+
+LOGIT_HESSIAN_CASES = [c for c in HESSIAN_CASES if c.params.get("from_logits")]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", LOGIT_HESSIAN_CASES, ids=str)
+def test_hessian_extreme_logits_stay_finite(case, dtype, backend):
+    y_true, z = _extreme_logit_inputs(case, dtype)
+    if case.kind == "elementwise":     # binary losses: a target of 1 at -inf is infinite loss
+        y_true = np.where(np.isneginf(z), 0, np.where(np.isposinf(z), 1, y_true)).astype(dtype)
+    loss = fl.get(case.loss, **case.params)
+    for reduction in ("sum", "none"):
+        value, grad, hess = loss.value_grad_hess(y_true, z, reduction=reduction)
+        assert np.all(np.isfinite(hess)), (reduction, hess)
+        assert np.all(np.isfinite(grad)), (reduction, grad)
+    if case.kind != "elementwise":
+        # a masked class (-inf logit) has p = 0: no curvature; a sole +inf logit p = 1: none
+        assert hess[0, 1] == 0 and hess[2, 1:].tolist() == [0.0] * 4

@@ -5,7 +5,10 @@ The AVX2 and AVX-512 variants are the same C code compiled with FMA contraction
 last bits: a fused multiply-add rounds once where the baseline rounds twice.  The stated
 bound, checked here for every case of the battery in float32 and float64:
 
-* every gradient element is within 16 eps of the largest |gradient| of its sample, and
+* every gradient element is within 16 eps of the largest |gradient| of its sample, and every
+  element of the diagonal Hessian (losses that have one) within 64 eps of the largest
+  |Hessian| of its sample (softmax's p (1 - p) amplifies the exponentials' last-bit
+  differences where p is near 0 or 1),
 * the reduced loss (``reduction="sum"``) is within 64 eps of sum_i |l_i|,
 
 eps being the machine epsilon of the computation dtype.  (Per element in ULPs there is no
@@ -21,7 +24,7 @@ from cases import CASES, call_args, grads_of, preds_of, shape_for
 
 K = fl._config._kernels
 LEVELS = K.simd_levels() if K is not None else []
-GRAD_BOUND, LOSS_BOUND = 16, 64
+GRAD_BOUND, LOSS_BOUND, HESS_BOUND = 16, 64, 64
 
 
 def _shape(case):
@@ -33,6 +36,7 @@ def _shape(case):
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_simd_levels_agree_within_the_stated_bound(case, dtype):
     loss = fl.get(case.loss)
+    hessian = fl.get(case.loss, **case.params).has_hessian
     eps = float(np.finfo(dtype).eps)
     before = K.simd_level()
     try:
@@ -45,19 +49,24 @@ def test_simd_levels_agree_within_the_stated_bound(case, dtype):
                     K.set_simd_level(level)
                     value, grad = loss.value_and_grad(*args, reduction="sum", **case.params)
                     per = loss(*args, reduction="none", **case.params)
-                    results[level] = (value, grads_of(case, grad), per)
+                    # the pair (array, bound in eps): every gradient, and the Hessian
+                    grads = tuple((g, GRAD_BOUND) for g in grads_of(case, grad))
+                    if hessian:
+                        grads += ((loss.hess(*args, reduction="sum", **case.params),
+                                   HESS_BOUND),)
+                    results[level] = (value, grads, per)
             base_value, base_grads, base_per = results[LEVELS[0]]
             scale = float(np.nansum(np.abs(base_per.astype(np.float64))))
             for level in LEVELS[1:]:
                 value, grads, _ = results[level]
                 assert abs(value - base_value) <= LOSS_BOUND * eps * scale, (level, value,
                                                                               base_value)
-                for g, b in zip(grads, base_grads):
+                for (g, bound), (b, _) in zip(grads, base_grads):
                     g2 = g.reshape(g.shape[0], -1).astype(np.float64)
                     b2 = b.reshape(b.shape[0], -1).astype(np.float64)
                     row = np.nanmax(np.abs(b2), axis=1, keepdims=True)
                     assert np.array_equal(np.isnan(g2), np.isnan(b2))
-                    err = np.nan_to_num(np.abs(g2 - b2)) <= GRAD_BOUND * eps * row
+                    err = np.nan_to_num(np.abs(g2 - b2)) <= bound * eps * row
                     assert err.all(), (level, float(np.nanmax(np.abs(g2 - b2) / row)) / eps)
     finally:
         K.set_simd_level(before)

@@ -30,7 +30,9 @@ def bce_prob(t, p, params):
     ts = _smooth_binary(t, params["label_smoothing"])
     q, inside = _clip(p, params["eps"])
     loss = -(ts * np.log(q) + (1 - ts) * np.log1p(-q))
-    return loss, _zero_outside((q - ts) / (q * (1 - q)), inside, p)
+    hess = ts / (q * q) + (1 - ts) / ((1 - q) * (1 - q))
+    return (loss, _zero_outside((q - ts) / (q * (1 - q)), inside, p),
+            _zero_outside(hess, inside, p))
 
 
 @elementwise
@@ -43,7 +45,9 @@ def bce_logit(t, z, params):
     sp_neg = np.where(z < 0, -z, 0) + l1
     loss = np.where(ts != 0, ts * sp_neg, 0) + np.where(ts != 1, (1 - ts) * sp_pos, 0)
     sig = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-    return loss.astype(z.dtype, copy=False), (sig - ts).astype(z.dtype, copy=False)
+    r = 1 / (1 + e)
+    hess = (e * r * r).astype(z.dtype, copy=False)      # sigmoid(z) sigmoid(-z)
+    return loss.astype(z.dtype, copy=False), (sig - ts).astype(z.dtype, copy=False), hess
 
 
 def _smooth_categorical(t, s):
@@ -55,14 +59,15 @@ def _cce_prob_elements(t, p, params):
     """-t' log clip(p), t' = t (1 - s) + s / K; the per-sample loss sums over classes"""
     ts = _smooth_categorical(t, params["label_smoothing"])
     q, inside = _clip(p, params["eps"])
-    return -ts * np.log(q), _zero_outside(-ts / q, inside, p)
+    return -ts * np.log(q), _zero_outside(-ts / q, inside, p), _zero_outside(ts / (q * q), inside, p)
 
 
 cce_prob = elementwise(_cce_prob_elements, mean_last_axis=False)
 
 
 def _softmax_rows(ts, z):
-    """sum_k t'_k (lse - z_k) and its gradient T' softmax - t', with the +-inf limits."""
+    """sum_k t'_k (lse - z_k), its gradient T' softmax - t' and the diagonal of its Hessian
+    T' softmax (1 - softmax), with the +-inf limits."""
     with np.errstate(all="ignore"):
         m = z.max(axis=1, keepdims=True)
         e = np.exp(z - m)
@@ -71,25 +76,30 @@ def _softmax_rows(ts, z):
         loss = np.where(ts != 0, ts * (lse - z), 0).sum(axis=1, dtype=np.float64)
         tmass = ts.sum(axis=1, keepdims=True, dtype=np.float64)
         grad = (tmass * e / s - ts).astype(z.dtype)
+        prob = e / s
+        hess = (tmass * (prob * (1 - prob))).astype(z.dtype)
         for i in np.flatnonzero(np.isinf(m[:, 0])):
             row = z[i]
             if m[i, 0] < 0 or np.isnan(row).any():        # all -inf: undefined
                 loss[i] = np.nan
                 grad[i] = np.nan
+                hess[i] = np.nan
                 continue
             top = row == np.inf
             n_inf = top.sum()
             per = np.where(top, np.log(n_inf), np.inf)
             loss[i] = np.where(ts[i] != 0, ts[i] * per, 0).sum()
             grad[i] = tmass[i, 0] * top / n_inf - ts[i]
-        return loss, grad
+            pk = top / n_inf
+            hess[i] = tmass[i, 0] * (pk * (1 - pk))
+        return loss, grad, hess
 
 
 def cce_logit(y_true, y_pred, params):
     """Softmax cross-entropy with probability-row targets."""
     ts = _smooth_categorical(y_true, params["label_smoothing"])
-    loss, grad = _softmax_rows(ts, y_pred)
-    return RowResult(loss, grad)
+    loss, grad, hess = _softmax_rows(ts, y_pred)
+    return RowResult(loss, grad, hess=hess)
 
 
 def _check_labels(labels, k, ignore_index):
@@ -117,8 +127,8 @@ def scce_logit(labels, z, params):
     k = z.shape[1]
     safe, valid = _check_labels(labels, k, params.get("ignore_index"))
     ts = _sparse_targets(safe, k, params["label_smoothing"], z.dtype)
-    loss, grad = _softmax_rows(ts, z)
-    return RowResult(loss, grad, _class_weight(params, safe), valid)
+    loss, grad, hess = _softmax_rows(ts, z)
+    return RowResult(loss, grad, _class_weight(params, safe), valid, hess)
 
 
 def scce_prob(labels, p, params):
@@ -131,7 +141,8 @@ def scce_prob(labels, p, params):
         terms = np.where(ts != 0, -ts * np.log(q), np.where(np.isnan(p), p, 0))
         loss = terms.sum(axis=1, dtype=np.float64)
         grad = _zero_outside(-ts / q, inside, p)
-    return RowResult(loss, grad, _class_weight(params, safe), valid)
+        hess = _zero_outside(ts / (q * q), inside, p)
+    return RowResult(loss, grad, _class_weight(params, safe), valid, hess)
 
 
 # ---- focal losses ---------------------------------------------------------------------------
@@ -172,8 +183,13 @@ def binary_focal_logit(t, z, params):
     focal_term = np.where(u != 0, gamma * (1 - 2 * t) * u * ce, 0)
     c = at * mg
     grad = c * ((p - t) + focal_term)
+    s2 = 1 - 2 * t
+    focal2 = np.where(u != 0, gamma * s2 * u * (((gamma - 1) * s2 * u + (1 - 2 * p)) * ce
+                                                 + 2 * (p - t)), 0)
+    hess = c * (p * q + focal2)
     loss = _zmul(c, ce)
-    return loss.astype(z.dtype, copy=False), grad.astype(z.dtype, copy=False)
+    return (loss.astype(z.dtype, copy=False), grad.astype(z.dtype, copy=False),
+            hess.astype(z.dtype, copy=False))
 
 
 @elementwise
@@ -185,8 +201,13 @@ def binary_focal_prob(t, p, params):
     ce = -(t * np.log(q) + (1 - t) * np.log1p(-q))
     m = t * (1 - q) + (1 - t) * q
     mg = _powr(m, gamma)
-    dq = at * mg * (gamma * (1 - 2 * t) * ce / m + (q - t) / (q * (1 - q)))
-    return (at * mg * ce).astype(p.dtype, copy=False), _zero_outside(dq, inside, p)
+    ce1 = (q - t) / (q * (1 - q))
+    dq = at * mg * (gamma * (1 - 2 * t) * ce / m + ce1)
+    s2 = 1 - 2 * t
+    ce2 = t / (q * q) + (1 - t) / ((1 - q) * (1 - q))
+    hq = at * mg * (gamma * s2 / m * ((gamma - 1) * s2 * ce / m + 2 * ce1) + ce2)
+    return ((at * mg * ce).astype(p.dtype, copy=False), _zero_outside(dq, inside, p),
+            _zero_outside(hq, inside, p))
 
 
 def _alpha(params):
@@ -202,7 +223,9 @@ def _categorical_focal_prob_elements(t, p, params):
     lq = np.log(q)
     mg = _powr(oq, gamma)
     loss = (-c * mg * lq).astype(p.dtype, copy=False)
-    return loss, _zero_outside(c * mg * (gamma * lq / oq - 1 / q), inside, p)
+    hq = c * mg * (2 * gamma / (q * oq) + 1 / (q * q) - gamma * (gamma - 1) * lq / (oq * oq))
+    return (loss, _zero_outside(c * mg * (gamma * lq / oq - 1 / q), inside, p),
+            _zero_outside(hq, inside, p))
 
 
 categorical_focal_prob = elementwise(_categorical_focal_prob_elements, mean_last_axis=False)
@@ -256,7 +279,8 @@ def hinge(t, p, params):
     y = _signed(t)
     h = 1 - y * p
     grad = np.where(h > 0, -y, np.where(np.isnan(h), h, 0))
-    return _relu(h).astype(p.dtype, copy=False), grad.astype(p.dtype, copy=False)
+    hess = np.where(np.isnan(h), h, 0).astype(p.dtype, copy=False)
+    return _relu(h).astype(p.dtype, copy=False), grad.astype(p.dtype, copy=False), hess
 
 
 @elementwise
@@ -264,7 +288,9 @@ def squared_hinge(t, p, params):
     """max(0, 1 - y p)^2; gradient -2 y max(0, 1 - y p)"""
     y = _signed(t)
     h = _relu(1 - y * p)
-    return (h * h).astype(p.dtype, copy=False), (-2 * y * h).astype(p.dtype, copy=False)
+    hess = np.where(h > 0, 2 * y * y, np.where(np.isnan(h), h, 0)).astype(p.dtype, copy=False)
+    return ((h * h).astype(p.dtype, copy=False), (-2 * y * h).astype(p.dtype, copy=False),
+            hess)
 
 
 def categorical_hinge(y_true, y_pred, params):

@@ -28,7 +28,8 @@ def _kl_prob_elements(t, p, params):
         entropy = _xlogx(t)
     q, inside = _clip_unit(p, params["eps"])
     grad = np.where(inside, -t / q, np.where(np.isnan(p), p, 0))
-    return entropy - t * np.log(q), grad.astype(p.dtype, copy=False)
+    hess = np.where(inside, t / (q * q), np.where(np.isnan(p), p, 0))
+    return entropy - t * np.log(q), grad.astype(p.dtype, copy=False), hess.astype(p.dtype)
 
 
 def _kl_log_elements(t, z, params):
@@ -39,7 +40,8 @@ def _kl_log_elements(t, z, params):
     else:
         entropy = _xlogx(t)
     grad = np.where(np.isnan(z), z, -t)
-    return entropy - _zmul(t, z), grad.astype(z.dtype, copy=False)
+    hess = np.where(np.isnan(z), z, 0).astype(z.dtype, copy=False)
+    return entropy - _zmul(t, z), grad.astype(z.dtype, copy=False), hess
 
 
 kl_prob = elementwise(_kl_prob_elements, mean_last_axis=False)
