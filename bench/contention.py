@@ -44,6 +44,14 @@ def _calls(fn, n_calls):
     return times
 
 
+def _calm():
+    """Forget earlier calls' busy-machine backoff (src/fl_threads.h), so that each row
+    measures its own condition from the state a fresh process starts in."""
+    from fastloss import _kernels
+    if hasattr(_kernels, "_reset_thread_backoff"):
+        _kernels._reset_thread_backoff()
+
+
 def measure(n_calls):
     import fastloss as fl
     rows = []
@@ -61,12 +69,14 @@ def measure(n_calls):
         for f in (one, default):
             _calls(f, 50)                                     # warm-up
         base = float(np.median(_calls(one, n_calls)))
+        _calm()
         quiet = _calls(default, n_calls)
         stop = mp.Event()
         spinner = mp.Process(target=_spin, args=(stop,), daemon=True)
         spinner.start()
         try:
             time.sleep(0.2)
+            _calm()
             busy = _calls(default, n_calls)
             busy_one = _calls(one, n_calls)
         finally:

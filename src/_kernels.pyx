@@ -107,7 +107,7 @@ cdef extern from "fl_kernels.h" nogil:
 cdef extern from "fl_threads.h" nogil:
     int fl_take_solo_turn()
     void fl_note_parallel_call(int late)
-    void fl_backoff_state(int *level, int *solo_left)
+    void fl_backoff_state(int *level, long long *solo_us_left)
     void fl_backoff_reset()
     int fl_run_blocks_parallel(fl_block_fn fn, const fl_args *a, Py_ssize_t n_blocks,
                                Py_ssize_t rows_per_block, Py_ssize_t n_rows, double *partial,
@@ -259,11 +259,13 @@ cdef block_plan _plan_blocks(Py_ssize_t n_rows, Py_ssize_t k, Py_ssize_t size,
 
 
 def thread_backoff():
-    """(level, solo calls left) of the busy-machine backoff of default-thread calls (see
-    src/fl_threads.h): level 0 and 0 calls left on a machine that has not held a call up."""
-    cdef int level, left
+    """(level, seconds left in the current streak of one-thread calls) of the busy-machine
+    backoff of default-thread calls (src/fl_threads.h): (0, 0.0) on a machine that has not
+    held a call up."""
+    cdef int level
+    cdef long long left
     fl_backoff_state(&level, &left)
-    return level, left
+    return level, left * 1e-6
 
 
 def _note_parallel_call(bint late):

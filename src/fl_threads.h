@@ -15,16 +15,16 @@
  * So each default-thread parallel call times itself: the fastest thread's time per block,
  * from entering the region to running out of blocks, times the number of blocks estimates
  * what one thread would have taken, and a call whose whole time (fork and join included)
- * was longer than 1.5 times that was held up ("late").  Whichever thread was held up - a
+ * was longer than 1.2 times that was held up ("late").  Whichever thread was held up - a
  * helper that started late, or the caller itself, preempted by the helper it just woke on
  * its own core - the fastest thread's rate is what one thread would have run at.
- * After a late call the next default-thread calls run on one thread: 64 of them after the
- * first late call, doubling with each further late one up to 8192 (see
+ * After a late call the next default-thread calls run on one thread: for 20 ms after the
+ * first late call, twice as long after each further late one, up to 640 ms (see
  * fl_note_parallel_call).  An explicit n_threads is always obeyed.  None of this
  * changes a result: block boundaries and the order of the block sums do not depend on the
  * thread count.
  *
- * The state is two process-wide counters updated with relaxed atomics: concurrent calls
+ * The state is a few process-wide variables updated with relaxed atomics: concurrent calls
  * from several Python threads may each count a late call or take a solo turn; that only
  * shifts which calls run alone, never what they compute.
  */
@@ -34,26 +34,38 @@
 #include "fl_kernels.h"
 
 enum {
-    FL_BACKOFF_FIRST = 64,        /* solo calls after the first late call */
-    FL_BACKOFF_MAX_LEVEL = 8,     /* 64 << 7 = 8192 solo calls at most */
+    FL_BACKOFF_FIRST_US = 20000,  /* a first streak of solo calls lasts 20 ms */
+    FL_BACKOFF_MAX_LEVEL = 6,     /* 20 ms << 5 = 640 ms at most */
     FL_BACKOFF_FORGET = 64        /* on-time parallel calls in a row that lower the level */
 };
 
-static int fl_backoff_level = 0;  /* 0: calm; L: the last streak was FIRST << (L-1) calls */
-static int fl_solo_left = 0;      /* default-thread calls still to run on one thread */
-static int fl_on_time = 0;        /* on-time parallel calls since the last late one */
+static int fl_backoff_level = 0;          /* 0: calm; L: the last streak was FIRST << (L-1) */
+static long long fl_solo_until_us = 0;    /* default-thread calls run solo until then */
+static int fl_on_time = 0;                /* on-time parallel calls since the last late one */
 
-/* Whether this default-thread call should run on one thread (and take that turn). */
-static inline int fl_take_solo_turn(void)
+static inline long long fl_now_us(void)
 {
-    if (__atomic_load_n(&fl_solo_left, __ATOMIC_RELAXED) <= 0) return 0;
-    return __atomic_sub_fetch(&fl_solo_left, 1, __ATOMIC_RELAXED) >= 0;
+#if FL_HAVE_OPENMP
+    return (long long)(omp_get_wtime() * 1e6);
+#else
+    return 0;
+#endif
 }
 
-/* Record how a default-thread parallel call went.  A late call starts a streak of solo calls,
- * twice as long as the previous one; the first on-time call after a streak ends it at once
- * (a machine that became quiet gets its threads back), but the level, and so the length of
- * the next streak, only falls after FL_BACKOFF_FORGET on-time calls in a row. */
+/* Whether this default-thread call should run on one thread: during a streak. */
+static inline int fl_take_solo_turn(void)
+{
+    const long long until = __atomic_load_n(&fl_solo_until_us, __ATOMIC_RELAXED);
+    return until > 0 && fl_now_us() < until;
+}
+
+/* Record how a default-thread parallel call went.  A late call starts a streak of solo calls
+ * twice as long as the previous one; a parallel call after the streak that is on time goes
+ * on in parallel (a machine that became quiet gets its threads back at once), but the
+ * level, and so the length of the next streak, only falls after FL_BACKOFF_FORGET on-time
+ * calls in a row.  Streaks are timed, not counted, so that they cost the same at every
+ * call size: a late call costs about one scheduler time slice, and the longest streak
+ * makes that well under 1% of the time. */
 static inline void fl_note_parallel_call(int late)
 {
     int level = __atomic_load_n(&fl_backoff_level, __ATOMIC_RELAXED);
@@ -61,7 +73,9 @@ static inline void fl_note_parallel_call(int late)
         if (level < FL_BACKOFF_MAX_LEVEL) ++level;
         __atomic_store_n(&fl_backoff_level, level, __ATOMIC_RELAXED);
         __atomic_store_n(&fl_on_time, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&fl_solo_left, FL_BACKOFF_FIRST << (level - 1), __ATOMIC_RELAXED);
+        __atomic_store_n(&fl_solo_until_us,
+                         fl_now_us() + ((long long)FL_BACKOFF_FIRST_US << (level - 1)),
+                         __ATOMIC_RELAXED);
     } else if (level > 0
                && __atomic_add_fetch(&fl_on_time, 1, __ATOMIC_RELAXED) >= FL_BACKOFF_FORGET) {
         __atomic_store_n(&fl_backoff_level, level - 1, __ATOMIC_RELAXED);
@@ -69,16 +83,18 @@ static inline void fl_note_parallel_call(int late)
     }
 }
 
-static inline void fl_backoff_state(int *level, int *solo_left)
+/* The level, and the microseconds left in the current streak (0: none). */
+static inline void fl_backoff_state(int *level, long long *solo_us_left)
 {
+    const long long left = __atomic_load_n(&fl_solo_until_us, __ATOMIC_RELAXED) - fl_now_us();
     *level = __atomic_load_n(&fl_backoff_level, __ATOMIC_RELAXED);
-    *solo_left = __atomic_load_n(&fl_solo_left, __ATOMIC_RELAXED);
+    *solo_us_left = left > 0 ? left : 0;
 }
 
 static inline void fl_backoff_reset(void)
 {
     __atomic_store_n(&fl_backoff_level, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&fl_solo_left, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&fl_solo_until_us, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&fl_on_time, 0, __ATOMIC_RELAXED);
 }
 
@@ -112,7 +128,7 @@ static inline int fl_run_blocks_parallel(fl_block_fn fn, const fl_args *a, ptrdi
         }
     }
     const double total = omp_get_wtime() - start;
-    return total >= 50e-6 && total > 1.5 * per_block * (double)n_blocks;
+    return total >= 50e-6 && total > 1.2 * per_block * (double)n_blocks;
 #else
     (void)nt;
     for (ptrdiff_t b = 0; b < n_blocks; ++b)
