@@ -64,12 +64,13 @@ FL_INLINE FL_T FL_FN(clip)(FL_T p, FL_T lo, FL_T hi)
  * same loop, no second pass).  The has_* and prob flags are compile-time constants at every
  * call site, so each combination is its own clean loop.
  *
- * Each chunk is two loops.  The first evaluates the per-element maths, writes the gradient
- * and parks the losses in an L1-resident buffer; it carries no pragma, so gcc vectorises it
- * after inlining the maths (an `omp simd` loop would privatise the maths' address-taken
- * locals into per-lane arrays, which defeats the vectoriser).  The second adds the buffer in
- * double under `omp simd reduction`, the one licence to reorder a sum that strict IEEE
- * otherwise forbids.  Chunks are cut at fixed offsets, so results never depend on threads.
+ * Each chunk is one loop under `omp simd reduction`, the one licence to reorder a sum that
+ * strict IEEE otherwise forbids: it evaluates the per-element maths, writes the gradient
+ * (and Hessian) and adds the loss in double, with the partial sums in vector registers.
+ * The maths return their {v, g, h} struct by value and take no address, so nothing is
+ * privatised into per-lane arrays and gcc vectorises the whole body (it once needed a
+ * second loop over an L1 buffer of losses, when the maths wrote through pointers).
+ * Chunks are cut at fixed offsets and summed in order, so results never depend on threads.
  */
 #ifndef FL_CHUNK
 #define FL_CHUNK 256
@@ -86,35 +87,34 @@ FL_INLINE fl_result FL_FN(elem_loop)(FL_FN(elem_fn) f, const fl_args *a,
     int bad = 0;
     const FL_T gs = (FL_T)gscale;   /* unweighted: the reduction's scale, in the dtype */
     const fl_args la = *a;   /* a private copy: stores through g cannot alias the parameters */
-    FL_T lbuf[FL_CHUNK];
     for (ptrdiff_t c0 = 0; c0 < n; c0 += FL_CHUNK) {
         const ptrdiff_t m = n - c0 < FL_CHUNK ? n - c0 : FL_CHUNK;
         const FL_T *restrict tc = t + c0;
         const FL_T *restrict pc = p + c0;
-        for (ptrdiff_t i = 0; i < m; ++i) {
-            const FL_FN(vgh) r = f(tc[i], pc[i], &la);
-            lbuf[i] = r.v;
-            if (prob) bad |= FL_FN(out_of_unit)(pc[i]);
-            if (has_w) {
+        double s = 0.0;
+        if (has_w) {
+#pragma omp simd reduction(+:s) reduction(|:bad)
+            for (ptrdiff_t i = 0; i < m; ++i) {
+                const FL_FN(vgh) r = f(tc[i], pc[i], &la);
+                if (prob) bad |= FL_FN(out_of_unit)(pc[i]);
                 /* weights are float64 and scale in double: a float32 cast of a weight of
                  * 1e-50 is 0 and of 1e39 inf, and 1 / sum(w) can overflow float32 too */
                 const double wi = w[c0 + i];
                 if (has_g) g[c0 + i] = (FL_T)((double)r.g * (gscale * wi));
                 if (has_h) hs[c0 + i] = (FL_T)((double)r.h * (gscale * wi));
                 if (has_per) per[c0 + i] = (FL_T)((double)r.v * wi);
-            } else {
+                s += (double)r.v * wi;
+            }
+        } else {
+#pragma omp simd reduction(+:s) reduction(|:bad)
+            for (ptrdiff_t i = 0; i < m; ++i) {
+                const FL_FN(vgh) r = f(tc[i], pc[i], &la);
+                if (prob) bad |= FL_FN(out_of_unit)(pc[i]);
                 if (has_g) g[c0 + i] = r.g * gs;
                 if (has_h) hs[c0 + i] = r.h * gs;
                 if (has_per) per[c0 + i] = r.v;
+                s += (double)r.v;
             }
-        }
-        double s = 0.0;
-        if (has_w) {
-#pragma omp simd reduction(+:s)
-            for (ptrdiff_t i = 0; i < m; ++i) s += (double)lbuf[i] * w[c0 + i];
-        } else {
-#pragma omp simd reduction(+:s)
-            for (ptrdiff_t i = 0; i < m; ++i) s += (double)lbuf[i];
         }
         acc += s;
     }
