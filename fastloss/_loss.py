@@ -556,14 +556,17 @@ class Loss:
         if len(arrays) != len(family.inputs):
             raise TypeError(f"{spec.name} takes {len(family.inputs)} arrays "
                             f"({', '.join(family.inputs)}), got {len(arrays)}")
-        if _lazy(arrays, sample_weight):   # Dask arrays: a lazy graph (fastloss/dask.py)
-            from . import dask as lazy
-            return lazy.run(self, arrays, reduction, sample_weight, n_threads, params,
-                            want_grad, out)
         prm = spec.resolve(params, self.params) if params else self.params
         want_hess = hess_out is not None
         if want_hess:
             self._check_hessian(prm)
+        if _lazy(arrays, sample_weight):   # Dask arrays: a lazy graph (fastloss/dask.py)
+            from . import dask as lazy
+            if want_hess and hess_out[0] is not None:
+                raise ValueError(f"{hess_out[1]} must be None for Dask inputs: the Hessian is "
+                                 f"a lazy Dask array")
+            return lazy.run(self, arrays, reduction, sample_weight, n_threads, params,
+                            want_grad, out, want_hess=want_hess)
         code = V.reduction_code(reduction)
         threads = V.n_threads(n_threads)
         lay = family.layout(arrays, prm)

@@ -318,8 +318,9 @@ def _args(target, preds):
 
 
 def _fused(*blocks, ref, n_target, n_preds, has_weight, per_ndim, target_per_row, code,
-           want_grad, n_threads, compute, result_dtypes, denom=None, block_info=None):
-    """One chunk: (partial sum or per-sample losses, gradient of each input...).
+           want_grad, n_threads, compute, result_dtypes, denom=None, want_hess=False,
+           block_info=None):
+    """One chunk: (partial sum or per-sample losses, gradient of each input...[, Hessian]).
 
     Inputs are cast to the computation dtype here (float16 is computed in float32, integers
     in float64, as in memory), so the gradient is scaled before it is rounded to its
@@ -337,6 +338,12 @@ def _fused(*blocks, ref, n_target, n_preds, has_weight, per_ndim, target_per_row
                 per = loss(*_args(target, preds), reduction="none", sample_weight=weight,
                            n_threads=n_threads)
                 return (per,)
+            if want_hess:
+                per, grad, hess = loss.value_grad_hess(*_args(target, preds), reduction="none",
+                                                       sample_weight=weight,
+                                                       n_threads=n_threads)
+                return (per, grad.astype(result_dtypes[0], copy=False),
+                        hess.astype(result_dtypes[0], copy=False))
             per, grads = loss.value_and_grad(*_args(target, preds), reduction="none",
                                              sample_weight=weight, n_threads=n_threads)
             grads = grads if n_preds > 1 else (grads,)
@@ -349,6 +356,7 @@ def _fused(*blocks, ref, n_target, n_preds, has_weight, per_ndim, target_per_row
         _reraise(exc, where)
     scale = R.gradient_scale(denom) if code in (R.MEAN, R.SUM_OVER_BATCH_SIZE) else 1.0
     grads = [np.empty(x.shape, compute) for x in preds]
+    hess = np.empty(preds[0].shape, compute) if want_hess else None
     rows = preds[0].shape[0] if per_ndim else 1
     step = rows if (scale == 1.0 or per_ndim == 0) else \
         max(1, SUB_BLOCK_ELEMENTS // max(1, preds[0].size // rows))
@@ -357,19 +365,26 @@ def _fused(*blocks, ref, n_target, n_preds, has_weight, per_ndim, target_per_row
         s = slice(start, start + step)
         sub = (lambda x: x[s]) if step < rows else (lambda x: x)
         outs = [sub(g) for g in grads]
+        inputs = _args(None if target is None else sub(target), [sub(p) for p in preds])
+        w = None if weight is None else sub(weight)
         try:
-            value, _ = loss.value_and_grad(
-                *_args(None if target is None else sub(target), [sub(p) for p in preds]),
-                reduction="sum", sample_weight=None if weight is None else sub(weight),
-                out=outs[0] if n_preds == 1 else tuple(outs), n_threads=n_threads)
+            if want_hess:       # the same fused pass, one more output (one prediction)
+                outs.append(sub(hess))
+                value = loss.value_grad_hess(*inputs, reduction="sum", sample_weight=w,
+                                             out=(outs[0], outs[1]), n_threads=n_threads)[0]
+            else:
+                value, _ = loss.value_and_grad(*inputs, reduction="sum", sample_weight=w,
+                                               out=outs[0] if n_preds == 1 else tuple(outs),
+                                               n_threads=n_threads)
         except (ValueError, TypeError) as exc:
             _reraise(exc, where.shifted(start, outs[0].shape[0]) if step < rows else where)
         if scale != 1.0:
             for o in outs:
                 o *= scale
         partials.append(value)
+    extra = (hess.astype(result_dtypes[0], copy=False),) if want_hess else ()
     return (math.fsum(partials),) + tuple(g.astype(dt, copy=False)
-                                          for g, dt in zip(grads, result_dtypes))
+                                          for g, dt in zip(grads, result_dtypes)) + extra
 
 
 def _denominator_part(*blocks, n_target, has_weight, per_ndim, kind, k, ignore_index,
@@ -456,8 +471,11 @@ def _final_value(total, denom, code):
 
 # ---- the call --------------------------------------------------------------------------------
 
-def run(loss, arrays, reduction, sample_weight, n_threads, params, want_grad, out):
-    """``Loss._run`` for Dask inputs: (lazy value, lazy gradient(s) or None)."""
+def run(loss, arrays, reduction, sample_weight, n_threads, params, want_grad, out,
+        want_hess=False):
+    """``Loss._run`` for Dask inputs: (lazy value, lazy gradient(s) or None), and with
+    ``want_hess`` (a loss with a diagonal Hessian, one prediction) the lazy Hessian third,
+    from the same task per chunk as the gradient and scaled by the same denominator."""
     spec = loss.spec
     family = spec.family
     prm = spec.resolve(params, loss.params) if params else loss.params
@@ -466,6 +484,7 @@ def run(loss, arrays, reduction, sample_weight, n_threads, params, want_grad, ou
     if out is not None:
         raise ValueError("out must be None for Dask inputs: the gradient is a lazy Dask array "
                          "(store it with dask.array.store, or compute it)")
+    want_grad = want_grad or want_hess
     n_target = len(family.inputs) - family.n_preds
     names = family.inputs
     arrays = [a if is_dask(a) else V._as_array(a, n) for a, n in zip(arrays, names)]
@@ -541,7 +560,8 @@ def run(loss, arrays, reduction, sample_weight, n_threads, params, want_grad, ou
     kwargs = dict(ref=ref_obj, n_target=int(target is not None), n_preds=len(preds_d),
                   has_weight=weight is not None, per_ndim=per_ndim,
                   target_per_row=per_row_target, code=code, want_grad=want_grad,
-                  n_threads=threads, compute=compute, result_dtypes=result_dtypes)
+                  n_threads=threads, compute=compute, result_dtypes=result_dtypes,
+                  want_hess=want_hess)
     args = list(blocks) + ([weight] if weight is not None else [])
     if want_grad and code in (R.MEAN, R.SUM_OVER_BATCH_SIZE):
         if isinstance(denom, float):
@@ -574,4 +594,11 @@ def run(loss, arrays, reduction, sample_weight, n_threads, params, want_grad, ou
     grads = tuple(parts.map_blocks(_get, 1 + i, dtype=dt, meta=np.empty((0,) * ndim, dt),
                                    token=f"fastloss-{spec.name}-grad")
                   for i, dt in enumerate(result_dtypes))
-    return value, grads if len(grads) > 1 else grads[0]
+    grads = grads if len(grads) > 1 else grads[0]
+    if want_hess:
+        dt = result_dtypes[0]
+        hess = parts.map_blocks(_get, 1 + len(result_dtypes), dtype=dt,
+                                meta=np.empty((0,) * ndim, dt),
+                                token=f"fastloss-{spec.name}-hess")
+        return value, grads, hess
+    return value, grads

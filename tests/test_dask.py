@@ -191,6 +191,66 @@ def test_full_matrix_in_process(case):
     check(dask.compute(lazy, scheduler="sync")[0], expected, labels)
 
 
+# ---- second derivatives: one more output of the same chunk task ----------------------------
+
+HESS_CASES = [c for c in CASES if fl.get(c.loss, **c.params).has_hessian]
+
+
+def hessian_battery(case):
+    """Lazy (value, gradient, Hessian) of every layout of a case with a diagonal Hessian,
+    and the in-memory value_grad_hess."""
+    loss = fl.get(case.loss, **case.params)
+    lazy, expected, labels = [], [], []
+    for dtype in (np.float32, np.float64):
+        for i, (shape, batch, combos) in enumerate(layouts(case, dtype)):
+            y_true, preds, w = draw(case, shape, dtype, seed=i)
+            t_d = None if y_true is None else chunked(y_true, batch)
+            p_d = chunked(preds[0], batch)
+            for reduction, weighted in combos:
+                w_arg = chunked(w, batch) if weighted else None
+                mem = loss.value_grad_hess(*call_args(case, y_true, preds),
+                                           reduction=reduction,
+                                           sample_weight=w if weighted else None)
+                value, grad, hess = loss.value_grad_hess(*call_args(case, t_d, (p_d,)),
+                                                         reduction=reduction,
+                                                         sample_weight=w_arg)
+                assert isinstance(hess, da.Array) and hess.chunks == p_d.chunks
+                assert hess.dtype == p_d.dtype
+                lazy.append((value, (grad, hess)))
+                expected.append((mem[0], (mem[1], mem[2])))
+                labels.append((np.dtype(dtype).name, shape, batch, reduction, weighted))
+    return lazy, expected, labels
+
+
+@pytest.mark.parametrize("case", HESS_CASES, ids=[c.id for c in HESS_CASES])
+def test_hessian_in_process(case):
+    """value_grad_hess on Dask inputs: the battery's layouts (every reduction, weights, the
+    denominator's pre-pass, uneven chunkings), float32 and float64, equal the in-memory
+    results (sync scheduler)."""
+    lazy, expected, labels = hessian_battery(case)
+    check(dask.compute(lazy, scheduler="sync")[0], expected, labels)
+
+
+def test_hessian_on_cluster(cluster):
+    """.hess and value_grad_hess through the two-process cluster (sparse CE with
+    ignore_index and class weights: the denominator's pre-pass scales the Hessian too)."""
+    case = next(c for c in HESS_CASES if c.id == "scce-logits-ignore-cw")
+    lazy, expected, labels = hessian_battery(case)
+    check(dask.compute(lazy)[0], expected, labels)
+    loss = fl.get(case.loss, **case.params)
+    y_true, preds, _ = draw(case, shape_for(case, ndim=2, n=N), np.float64, seed=3)
+    h = loss.hess(chunked(y_true, (8,)), chunked(preds[0], (8,))).compute()
+    assert_close(h, loss.hess(y_true, preds[0]), np.float64, "hess alone")
+
+
+def test_hessian_refusals_on_dask_inputs():
+    x = da.ones((10, 3), chunks=5)
+    with pytest.raises(NotImplementedError, match="triplet"):
+        fl.triplet.value_grad_hess(x, x, x)
+    with pytest.raises(ValueError, match=r"out\[1\] must be None for Dask"):
+        fl.mse.value_grad_hess(x, x, out=(None, np.empty((10, 3))))
+
+
 def test_ignore_index_everything_ignored(cluster):
     """Nothing counted: "mean" is NaN and the gradient 0, as in memory."""
     loss = fl.get("CrossEntropyLoss")                       # ignore_index=-100, logits
