@@ -382,6 +382,17 @@ Shapes: y_true and y_pred have one shape; the last axis is the output axis.  y_p
                            per, sw, code, plan.kernel_params, threads)
 
 
+def per_sample_shape(loss, shape):
+    """Shape of the per-sample losses of ``loss`` for a first input of ``shape`` (what
+    ``reduction="none"`` returns; the framework adapters use it for their outputs)."""
+    kind = loss.spec.kind
+    if kind == "segmentation":
+        return tuple(shape[:1])
+    if kind in ("elementwise", "custom") and len(shape) == 1:
+        return tuple(shape)
+    return tuple(shape[:-1])
+
+
 class Loss:
     """A loss function with its gradient; see the instance's docstring for the maths.
 

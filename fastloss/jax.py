@@ -27,19 +27,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _registry
+from ._loss import per_sample_shape as _per_shape
 
 __all__ = ["get"]
 
 _REDUCTIONS = ("mean", "sum", "none", "sum_over_batch_size")
 
 
-def _per_shape(loss, shape):
-    kind = loss.spec.kind
-    if kind == "segmentation":
-        return tuple(shape[:1])
-    if kind in ("elementwise", "custom") and len(shape) == 1:
-        return tuple(shape)
-    return tuple(shape[:-1])
 
 
 def get(name, reduction="mean", n_threads=None, **params):

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from . import _registry
+from ._loss import per_sample_shape as _per_shape
 
 __all__ = [
     "get", "Loss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss",
@@ -72,14 +73,6 @@ def _key(loss):
     return key
 
 
-def _per_shape(loss, shape):
-    """Shape of the per-sample losses of ``loss`` for a first input of ``shape``."""
-    kind = loss.spec.kind
-    if kind == "segmentation":
-        return tuple(shape[:1])
-    if kind in ("elementwise", "custom") and len(shape) == 1:
-        return tuple(shape)
-    return tuple(shape[:-1])
 
 
 def _run(key, reduction, target, preds, sample_weight, want_grad):
