@@ -777,10 +777,17 @@ def _sparse_unchecked(int kernel, cnp.ndarray labels, cnp.ndarray y_pred, object
     return res.sum, res.flags
 
 
+#: The functions :func:`vmath` applies, in the order of fl_vmath_apply's ``which``.
+VMATH_NAMES = ("exp", "log", "log1p", "expm1", "log1p_rcp", "coshm1_small", "log1p_small")
+
+
 def vmath(str name, cnp.ndarray x, level=None):
-    """Apply the kernels' own exp/log/log1p (``fl_vmath.h``) to a float32/float64 array at
-    SIMD ``level`` (default: the current one).  For testing their accuracy against libm."""
-    if name not in ("exp", "log", "log1p"):
+    """Apply the kernels' own exp/log/log1p/expm1 (``fl_vmath.h``) to a float32/float64 array
+    at SIMD ``level`` (default: the current one).  For testing their accuracy against libm.
+    ``"log1p_rcp"`` is log1p computed by ``fl_log1p_rcp`` from x and 1 / (1 + x);
+    ``"coshm1_small"`` (cosh(x) - 1, |x| <= 2) and ``"log1p_small"`` (0 <= x <= 1/32) hold
+    on their domains only."""
+    if name not in VMATH_NAMES:
         raise ValueError(f"unknown function {name!r}")
     cdef int lvl = _level if level is None else SIMD_LEVELS.index(level)
     if SIMD_LEVELS[lvl] not in simd_levels():
@@ -789,7 +796,7 @@ def vmath(str name, cnp.ndarray x, level=None):
         raise TypeError("x must be float32 or float64")
     x = np.ascontiguousarray(x)
     cdef cnp.ndarray out = np.empty_like(x)
-    cdef int which = ("exp", "log", "log1p").index(name)
+    cdef int which = VMATH_NAMES.index(name)
     cdef int is_double = x.dtype == np.float64
     cdef const void *src = cnp.PyArray_DATA(x)
     cdef void *dst = cnp.PyArray_DATA(out)

@@ -217,6 +217,11 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #define FL_EXP fl_exp_f32
 #define FL_LOG fl_log_f32
 #define FL_LOG1P fl_log1p_f32
+#define FL_LOG1P_RCP fl_log1p_rcp_f32
+#define FL_EXP_EXPM1 fl_exp_expm1_f32
+#define FL_EXP_EM1_T fl_exp_em1_f32
+#define FL_COSHM1_SMALL fl_coshm1_small_f32
+#define FL_LOG1P_SMALL fl_log1p_small_f32
 #define FL_FABS fabsf
 #define FL_FMAX fmaxf
 #define FL_SQRT sqrtf
@@ -226,6 +231,11 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_EXP
 #undef FL_LOG
 #undef FL_LOG1P
+#undef FL_LOG1P_RCP
+#undef FL_EXP_EXPM1
+#undef FL_EXP_EM1_T
+#undef FL_COSHM1_SMALL
+#undef FL_LOG1P_SMALL
 #undef FL_FABS
 #undef FL_FMAX
 #undef FL_SQRT
@@ -235,6 +245,11 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #define FL_EXP fl_exp_f64
 #define FL_LOG fl_log_f64
 #define FL_LOG1P fl_log1p_f64
+#define FL_LOG1P_RCP fl_log1p_rcp_f64
+#define FL_EXP_EXPM1 fl_exp_expm1_f64
+#define FL_EXP_EM1_T fl_exp_em1_f64
+#define FL_COSHM1_SMALL fl_coshm1_small_f64
+#define FL_LOG1P_SMALL fl_log1p_small_f64
 #define FL_FABS fabs
 #define FL_FMAX fmax
 #define FL_SQRT sqrt
@@ -244,6 +259,11 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_EXP
 #undef FL_LOG
 #undef FL_LOG1P
+#undef FL_LOG1P_RCP
+#undef FL_EXP_EXPM1
+#undef FL_EXP_EM1_T
+#undef FL_COSHM1_SMALL
+#undef FL_LOG1P_SMALL
 #undef FL_FABS
 #undef FL_FMAX
 #undef FL_SQRT
@@ -299,8 +319,9 @@ static inline int fl_or_flags(const int *flags, ptrdiff_t n)
     return f;
 }
 
-/* The kernels' exp/log/log1p over an array (which: 0 exp, 1 log, 2 log1p), for testing
- * their accuracy at every instruction-set level. */
+/* The kernels' exp/log/log1p/expm1 over an array (which: 0 exp, 1 log, 2 log1p, 3 expm1,
+ * 4 log1p_rcp given 1 / (1 + x), 5 coshm1_small, 6 log1p_small), for testing their accuracy
+ * at every instruction-set level. */
 static inline void fl_vmath_apply(int which, int is_double, const void *in, void *out,
                                   ptrdiff_t n)
 {
@@ -309,13 +330,23 @@ static inline void fl_vmath_apply(int which, int is_double, const void *in, void
         double *y = (double *)out;
         if (which == 0) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_exp_f64(x[i]);
         else if (which == 1) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log_f64(x[i]);
-        else for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_f64(x[i]);
+        else if (which == 2) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_f64(x[i]);
+        else if (which == 3) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_expm1_f64(x[i]);
+        else if (which == 4) for (ptrdiff_t i = 0; i < n; ++i)
+            y[i] = fl_log1p_rcp_f64(x[i], 1.0 / (1.0 + x[i]));
+        else if (which == 5) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_coshm1_small_f64(x[i]);
+        else for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_small_f64(x[i]);
     } else {
         const float *x = (const float *)in;
         float *y = (float *)out;
         if (which == 0) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_exp_f32(x[i]);
         else if (which == 1) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log_f32(x[i]);
-        else for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_f32(x[i]);
+        else if (which == 2) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_f32(x[i]);
+        else if (which == 3) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_expm1_f32(x[i]);
+        else if (which == 4) for (ptrdiff_t i = 0; i < n; ++i)
+            y[i] = fl_log1p_rcp_f32(x[i], 1.0f / (1.0f + x[i]));
+        else if (which == 5) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_coshm1_small_f32(x[i]);
+        else for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_small_f32(x[i]);
     }
 }
 

@@ -18,9 +18,26 @@
  *             Subnormal x is first scaled by 2^K.
  *   log1p(x) = log(u) + (x - (u - 1)) / u with u = 1 + x: the correction recovers the
  *             rounding of 1 + x (the compiler may not reassociate it: no -ffast-math).
+ *             fl_log1p_rcp takes 1 / u from the caller, who often has it already (a vector
+ *             division costs as much as a dozen FMAs): it only scales the correction, so a
+ *             few ULP of error in it do not show.
+ *   expm1(x) = 2^n expm1(r) + (2^n - 1), from exp's own reduction and polynomial
+ *             (expm1(r) = exp(r) - 1 before the 1 is added); exact scalings and no
+ *             cancellation for |n| <= 100, and exp(x) - 1 beyond, where that is exact.
+ *             fl_exp_expm1 returns both exp(x) (bitwise fl_exp's) and expm1(x) for the
+ *             price of one: 1 - exp(-|d|) without cancellation near 0 for log-cosh.
+ * Two polynomials on a bounded domain, for log-cosh, where they take the place of an exp
+ * or a log on the chain of dependent operations (a chain that long, not the operation
+ * count, is what limits a loop that vectorises):
+ *   coshm1_small(x) = cosh(x) - 1 = 2 sinh^2(x / 2) for |x| <= 2, sinh(h) = h S(h^2) with S
+ *             the Taylor series of sinh(h) / h to h^10 (float) or h^18 (double), truncation
+ *             < 2^-32 resp. 2^-65 relative on |h| <= 1; no exp, so no wait for one.
+ *   log1p_small(y) = log1p(y) for 0 <= y <= 1/32, the alternating series to y^5 (float) or
+ *             y^11 (double): truncation < 2^-27 resp. 2^-58 relative; no log.
  * Special values are selected explicitly: NaN -> NaN, exp(+inf) = inf, exp(-inf) = 0,
  * overflow -> inf, underflow -> 0, log(0) = -inf, log(x < 0) = NaN, log(inf) = inf,
- * log1p(-1) = -inf, log1p(x < -1) = NaN.  Accuracy against libm is tested over the whole
+ * log1p(-1) = -inf, log1p(x < -1) = NaN, expm1(+inf) = inf, expm1(-inf) = -1, expm1(+-0) =
+ * +-0.  Accuracy against libm is tested over the whole
  * float range (tests/test_vmath.py): a few ULP at most.
  */
 #ifndef FASTLOSS_VMATH_H
@@ -43,7 +60,10 @@ FL_VM_INLINE double fl_from_bits_f64(uint64_t u) { double x; memcpy(&x, &u, 8); 
 
 /* ---------------------------------- float ------------------------------------------- */
 
-FL_VM_INLINE float fl_exp_f32(float x)
+/* exp(x) and expm1(x) of one argument reduction (see the header). */
+typedef struct { float e, em1; } fl_exp_em1_f32;
+
+FL_VM_INLINE fl_exp_em1_f32 fl_exp_expm1_f32(float x)
 {
     const float hi_lim = 88.72283935546875f;     /* exp(x) overflows above (largest float) */
     const float lo_lim = -103.97208404541016f;   /* exp(x) rounds to 0 below */
@@ -65,14 +85,35 @@ FL_VM_INLINE float fl_exp_f32(float x)
     q = q * r + 1.0f / 24.0f;
     q = q * r + 1.0f / 6.0f;
     q = q * r + 0.5f;
-    const float er = (q * r) * r + r + 1.0f;
+    const float pm1 = (q * r) * r + r;           /* expm1(r) */
+    const float er = pm1 + 1.0f;
     const int32_t n1 = n >> 1, n2 = n - n1;      /* 2^n = 2^n1 * 2^n2, both normal */
     const float s1 = fl_from_bits_f32((uint32_t)(n1 + 127) << 23);
     const float s2 = fl_from_bits_f32((uint32_t)(n2 + 127) << 23);
     float y = (er * s1) * s2;
     y = x > hi_lim ? INFINITY : y;
     y = x < lo_lim ? 0.0f : y;
-    return x == x ? y : x;
+    y = x == x ? y : x;
+    /* expm1: 2^n pm1 + (2^n - 1) with one normal scale while |n| <= 100 */
+    const int32_t nc = n > 100 ? 100 : (n < -100 ? -100 : n);
+    const float sc = fl_from_bits_f32((uint32_t)(nc + 127) << 23);
+    float m = sc * pm1 + (sc - 1.0f);
+    m = n == nc ? m : y - 1.0f;
+    m = fabsf(x) < 2.9802322e-08f ? x : m;       /* below 2^-25 expm1(x) = x; keeps -0 */
+    fl_exp_em1_f32 res;
+    res.e = y;
+    res.em1 = x == x ? m : x;
+    return res;
+}
+
+FL_VM_INLINE float fl_exp_f32(float x)
+{
+    return fl_exp_expm1_f32(x).e;
+}
+
+FL_VM_INLINE float fl_expm1_f32(float x)
+{
+    return fl_exp_expm1_f32(x).em1;
 }
 
 FL_VM_INLINE float fl_log_f32(float x)
@@ -109,6 +150,19 @@ FL_VM_INLINE float fl_log_f32(float x)
     return x == x ? y : x;
 }
 
+/* log1p(x) given r = 1 / (1 + x) to a few ULP (see the header); special values as log1p. */
+FL_VM_INLINE float fl_log1p_rcp_f32(float x, float r)
+{
+    const float u = 1.0f + x;
+    const float c = (x - (u - 1.0f)) * r;
+    float y = fl_log_f32(u) + c;
+    y = u == 0.0f ? -INFINITY : y;
+    y = x == INFINITY ? INFINITY : y;
+    /* below ~2^-24, log1p(x) = x to within an ULP and u rounds to 1 */
+    y = fabsf(x) < 5.9604645e-08f ? x : y;
+    return y;
+}
+
 FL_VM_INLINE float fl_log1p_f32(float x)
 {
     const float u = 1.0f + x;
@@ -121,9 +175,36 @@ FL_VM_INLINE float fl_log1p_f32(float x)
     return y;
 }
 
+/* cosh(x) - 1 for |x| <= 2 (a few ULP; see the header). */
+FL_VM_INLINE float fl_coshm1_small_f32(float x)
+{
+    const float h = 0.5f * x;
+    const float z = h * h;
+    float q = 1.0f / 39916800.0f;                /* 1/11! */
+    q = q * z + 1.0f / 362880.0f;
+    q = q * z + 1.0f / 5040.0f;
+    q = q * z + 1.0f / 120.0f;
+    q = q * z + 1.0f / 6.0f;
+    const float sh = h + h * z * q;              /* sinh(x / 2) */
+    return 2.0f * sh * sh;
+}
+
+/* log1p(y) for 0 <= y <= 1/32 (a few ULP; see the header). */
+FL_VM_INLINE float fl_log1p_small_f32(float y)
+{
+    float q = 0.2f;
+    q = q * y - 0.25f;
+    q = q * y + 0.3333333333f;
+    q = q * y - 0.5f;
+    return y + y * y * q;
+}
+
 /* ---------------------------------- double ------------------------------------------ */
 
-FL_VM_INLINE double fl_exp_f64(double x)
+/* exp(x) and expm1(x) of one argument reduction (see the header). */
+typedef struct { double e, em1; } fl_exp_em1_f64;
+
+FL_VM_INLINE fl_exp_em1_f64 fl_exp_expm1_f64(double x)
 {
     const double hi_lim = 709.782712893383973096;
     const double lo_lim = -745.1332191019412076235;
@@ -149,7 +230,8 @@ FL_VM_INLINE double fl_exp_f64(double x)
     q = q * r + 1.0 / 24.0;
     q = q * r + 1.0 / 6.0;
     q = q * r + 0.5;
-    const double er = (q * r) * r + r + 1.0;
+    const double pm1 = (q * r) * r + r;         /* expm1(r) */
+    const double er = pm1 + 1.0;
     /* 2^n = 2^n1 * 2^n2 with n1 = round(n / 2), built in the double domain: adding 2^52
      * puts the integer n1 + 1023 (in [0, 2048)) in the low mantissa bits, and a logical
      * shift by 52 moves it into the exponent field (SSE2/AVX2 have no 64-bit arithmetic
@@ -162,8 +244,29 @@ FL_VM_INLINE double fl_exp_f64(double x)
     double y = (er * s1) * s2;
     y = x > hi_lim ? INFINITY : y;
     y = x < lo_lim ? 0.0 : y;
-    return x == x ? y : x;
+    y = x == x ? y : x;
+    /* expm1: 2^n pm1 + (2^n - 1) with one normal scale while |n| <= 100 */
+    const double fnc = fn > 100.0 ? 100.0 : (fn < -100.0 ? -100.0 : fn);
+    const double sc = fl_from_bits_f64(fl_bits_f64(fnc + (1023.0 + two52)) << 52);
+    double m = sc * pm1 + (sc - 1.0);
+    m = fn == fnc ? m : y - 1.0;
+    m = fabs(x) < 5.551115123125783e-17 ? x : m;   /* below 2^-54 expm1(x) = x; keeps -0 */
+    fl_exp_em1_f64 res;
+    res.e = y;
+    res.em1 = x == x ? m : x;
+    return res;
 }
+
+FL_VM_INLINE double fl_exp_f64(double x)
+{
+    return fl_exp_expm1_f64(x).e;
+}
+
+FL_VM_INLINE double fl_expm1_f64(double x)
+{
+    return fl_exp_expm1_f64(x).em1;
+}
+
 
 FL_VM_INLINE double fl_log_f64(double x)
 {
@@ -202,6 +305,18 @@ FL_VM_INLINE double fl_log_f64(double x)
     return x == x ? y : x;
 }
 
+/* log1p(x) given r = 1 / (1 + x) to a few ULP (see the header); special values as log1p. */
+FL_VM_INLINE double fl_log1p_rcp_f64(double x, double r)
+{
+    const double u = 1.0 + x;
+    const double c = (x - (u - 1.0)) * r;
+    double y = fl_log_f64(u) + c;
+    y = u == 0.0 ? -INFINITY : y;
+    y = x == INFINITY ? INFINITY : y;
+    y = fabs(x) < 1.1102230246251565e-16 ? x : y;
+    return y;
+}
+
 FL_VM_INLINE double fl_log1p_f64(double x)
 {
     const double u = 1.0 + x;
@@ -211,6 +326,40 @@ FL_VM_INLINE double fl_log1p_f64(double x)
     y = x == INFINITY ? INFINITY : y;
     y = fabs(x) < 1.1102230246251565e-16 ? x : y;
     return y;
+}
+
+/* cosh(x) - 1 for |x| <= 2 (a few ULP; see the header). */
+FL_VM_INLINE double fl_coshm1_small_f64(double x)
+{
+    const double h = 0.5 * x;
+    const double z = h * h;
+    double q = 1.0 / 121645100408832000.0;     /* 1/19! */
+    q = q * z + 1.0 / 355687428096000.0;        /* 1/17! */
+    q = q * z + 1.0 / 1307674368000.0;
+    q = q * z + 1.0 / 6227020800.0;
+    q = q * z + 1.0 / 39916800.0;
+    q = q * z + 1.0 / 362880.0;
+    q = q * z + 1.0 / 5040.0;
+    q = q * z + 1.0 / 120.0;
+    q = q * z + 1.0 / 6.0;
+    const double sh = h + h * z * q;            /* sinh(x / 2) */
+    return 2.0 * sh * sh;
+}
+
+/* log1p(y) for 0 <= y <= 1/32 (a few ULP; see the header). */
+FL_VM_INLINE double fl_log1p_small_f64(double y)
+{
+    double q = -1.0 / 11.0;
+    q = q * y + 1.0 / 10.0;
+    q = q * y - 1.0 / 9.0;
+    q = q * y + 1.0 / 8.0;
+    q = q * y - 1.0 / 7.0;
+    q = q * y + 1.0 / 6.0;
+    q = q * y - 1.0 / 5.0;
+    q = q * y + 1.0 / 4.0;
+    q = q * y - 1.0 / 3.0;
+    q = q * y + 1.0 / 2.0;
+    return y - y * y * q;
 }
 
 #endif /* FASTLOSS_VMATH_H */

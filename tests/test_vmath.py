@@ -1,5 +1,6 @@
-"""The kernels' own vectorised exp/log/log1p (src/fl_vmath.h) against libm, at every SIMD
-level this machine runs: whole float range including subnormals, special values exact."""
+"""The kernels' own vectorised exp/log/log1p/expm1 (src/fl_vmath.h) against libm, at every
+SIMD level this machine runs: whole float range including subnormals, special values exact;
+the two polynomials of bounded domain (coshm1_small, log1p_small) on their domains."""
 import numpy as np
 import pytest
 
@@ -11,7 +12,8 @@ if not fl.config()["compiled_kernels"]:
 from fastloss import _kernels as K  # noqa: E402
 
 LEVELS = K.simd_levels()
-FUNCS = {"exp": np.exp, "log": np.log, "log1p": np.log1p}
+FUNCS = {"exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1,
+         "log1p_rcp": np.log1p}
 MAX_ULP = 4
 
 
@@ -68,6 +70,37 @@ def test_accuracy_against_libm(level, name, dtype):
                                  f"{expected[worst]!r}: {d[worst]} ULP")
 
 
+def _reference(name, x):
+    """name(x) in extended precision (long double where the platform has it), rounded."""
+    xl = x.astype(np.longdouble)
+    if name == "coshm1_small":
+        y = 2 * np.sinh(xl / 2) ** 2
+    else:
+        y = np.log1p(xl)
+    return y.astype(x.dtype)
+
+
+# the domain each bounded polynomial is written for (see fl_vmath.h)
+BOUNDED = {"coshm1_small": (-2.0, 2.0), "log1p_small": (0.0, 1.0 / 32)}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", BOUNDED)
+@pytest.mark.parametrize("level", LEVELS)
+def test_bounded_polynomials_on_their_domain(level, name, dtype):
+    lo, hi = BOUNDED[name]
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.uniform(lo, hi, 1_000_000),
+                        np.sign(hi) * np.exp(rng.uniform(-700, np.log(hi), 100_000)),
+                        [lo, hi, 0.0, -0.0], np.arange(1, 200) * 1.4e-45]).astype(dtype)
+    x = x[(x >= lo) & (x <= hi)]
+    actual = K.vmath(name, x, level)
+    d = ulp_distance(actual, _reference(name, x))
+    worst = int(np.argmax(d))
+    assert d[worst] <= MAX_ULP, f"{name}({x[worst]!r}) = {actual[worst]!r}: {d[worst]} ULP"
+    assert (actual[x == 0] == 0).all()
+
+
 SPECIAL = {
     "exp": [(np.nan, np.nan), (np.inf, np.inf), (-np.inf, 0.0), (0.0, 1.0), (-0.0, 1.0),
             (1000.0, np.inf), (-1000.0, 0.0)],
@@ -75,7 +108,10 @@ SPECIAL = {
             (-1.0, np.nan), (-np.inf, np.nan), (1.0, 0.0)],
     "log1p": [(np.nan, np.nan), (np.inf, np.inf), (-1.0, -np.inf), (-2.0, np.nan),
               (0.0, 0.0), (-np.inf, np.nan)],
+    "expm1": [(np.nan, np.nan), (np.inf, np.inf), (-np.inf, -1.0), (0.0, 0.0),
+              (1000.0, np.inf), (-1000.0, -1.0), (-100.0, -1.0)],
 }
+SPECIAL["log1p_rcp"] = SPECIAL["log1p"]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
@@ -86,7 +122,7 @@ def test_special_values_exact(level, name, dtype):
     expected = np.array([s[1] for s in SPECIAL[name]], dtype=dtype)
     actual = K.vmath(name, x, level)
     np.testing.assert_array_equal(actual, expected)
-    if name == "log1p":   # sign of zero kept, tiny arguments returned as they are
+    if name in ("log1p", "log1p_rcp", "expm1"):   # sign of zero kept, tiny x returned as is
         tiny = np.array([-0.0, 1e-30, -1e-30], dtype=dtype)
         np.testing.assert_array_equal(K.vmath(name, tiny, level), tiny)
         assert np.signbit(K.vmath(name, tiny[:1], level)[0])
