@@ -60,30 +60,36 @@ FL_INLINE FL_FN(vgh) FL_FN(smooth_l1_elem)(FL_T t, FL_T p, const fl_args *a)
 
 /*
  * log_cosh: log(cosh(d)), gradient tanh(d), second derivative sech^2(d) = 4 e^2 / (1 + e^2)^2,
- * d = p - t; a few ulp everywhere, no overflow.
- * With e = exp(-|d|) and om = 1 - e:
- *   cosh(d) - 1 = om^2 / (2 e)   so   log(cosh d) = log1p(om^2 / (2 e))     for |d| < 2,
+ * d = p - t; a few ulp everywhere, no overflow.  With e = exp(-|d|):
+ *   log(cosh d) = log1p(cosh d - 1),  cosh d - 1 = 2 sinh^2(d / 2)          for |d| < 2,
  *   log(cosh d) = |d| - log 2 + log1p(e^2)                                  for |d| >= 2
  *   (the second never overflows; the first has no cancellation near 0, where the textbook
- *   |d| + log1p(exp(-2|d|)) - log 2 loses every digit), and tanh|d| = om (1 + e) / (1 + e^2).
- * om itself is computed without cancellation for |d| < 1 by Kahan's expm1 trick:
- *   1 - e = (1 - e) |d| / -log(e)  (the ratio absorbs the rounding of e), and |d| when e == 1.
+ *   |d| + log1p(exp(-2|d|)) - log 2 loses every digit), and
+ *   tanh|d| = om (1 + e) / (1 + e^2),  om = 1 - e = -expm1(-|d|) (no cancellation near 0).
+ * Written for a short chain of dependent operations, which is what limits this loop (it
+ * vectorises; a chain of exp, division and log, one after the other, left the vector units
+ * waiting): cosh d - 1 is a polynomial in d (FL_COSHM1_SMALL) and log1p(e^2 <= e^-4) a short
+ * series (FL_LOG1P_SMALL), so the one log does not wait for the exp, and one division
+ * q = 1 / (1 + e^2) serves tanh, sech d = 2 e q and the rounding correction of log1p, whose
+ * 1 / (1 + x) is sech d.  (e and om come from one argument reduction, FL_EXP_EXPM1.)
  */
 FL_INLINE FL_FN(vgh) FL_FN(log_cosh_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     (void)a;
     const FL_T d = p - t;
     const FL_T ad = FL_FABS(d);
-    const FL_T e = FL_EXP(-ad);
-    const FL_T d1 = (FL_T)1 - e;
-    const FL_T om = ad < (FL_T)1 ? (e == (FL_T)1 ? ad : d1 * ad / -FL_LOG(e)) : d1;
     const int small = ad < (FL_T)2;
+    const FL_EXP_EM1_T ee = FL_EXP_EXPM1(-ad);
+    const FL_T e = ee.e;
+    const FL_T om = -ee.em1;
     const FL_T e2 = e * e;
-    const FL_T g = FL_FN(sign)(d) * (om * ((FL_T)1 + e) / ((FL_T)1 + e2));
-    const FL_T lg = FL_LOG1P(small ? om * om / ((FL_T)2 * e) : e2);
-    const FL_T op = (FL_T)1 + e2;
-    const FL_T h = (FL_T)4 * e2 / (op * op);   /* sech^2 d = 1 - tanh^2 d, no cancellation */
-    return FL_FN(vgh_of)(small ? lg : (ad - (FL_T)0.6931471805599453) + lg, g, h);
+    const FL_T q = (FL_T)1 / ((FL_T)1 + e2);
+    const FL_T sech = (FL_T)2 * e * q;
+    const FL_T g = FL_FN(sign)(d) * (om * ((FL_T)1 + e) * q);
+    const FL_T v_small = FL_LOG1P_RCP(FL_COSHM1_SMALL(small ? d : (FL_T)0), sech);
+    const FL_T v_large = (ad - (FL_T)0.6931471805599453) + FL_LOG1P_SMALL(e2);
+    const FL_T h = sech * sech;   /* sech^2 d = 1 - tanh^2 d, no cancellation */
+    return FL_FN(vgh_of)(small ? v_small : v_large, g, h);
 }
 
 /*

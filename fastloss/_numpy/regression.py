@@ -84,10 +84,10 @@ def log_cosh(t, p, params):
     d = p - t
     ad = np.abs(d)
     e = np.exp(-ad)
-    om = -np.expm1(-ad)
     small = ad < 2
-    loss = np.where(small, np.log1p(om * om / (2 * e)), (ad - np.log(2.0)) + np.log1p(e * e))
+    sh = np.sinh(np.where(small, d, 0) / 2)        # cosh d - 1 = 2 sinh^2(d/2), no cancellation
     e2 = e * e
+    loss = np.where(small, np.log1p(2 * sh * sh), (ad - np.log(2.0)) + np.log1p(e2))
     hess = 4 * e2 / ((1 + e2) * (1 + e2))          # sech^2 d, no cancellation
     return loss.astype(p.dtype, copy=False), np.tanh(d), hess
 
