@@ -710,6 +710,7 @@ static fl_result FL_FN(categorical_hinge)(const fl_args *a, ptrdiff_t r0, ptrdif
         const double wi = a->sample_weight ? a->sample_weight[i] : 1.0;
         const FL_T gs = (FL_T)(a->scale * wi);
 
+        /* pass 1: the row max m1, and whether the row has a NaN */
         FL_T m1 = (FL_T)-INFINITY;
         int bad = 0;
 #pragma omp simd reduction(max:m1) reduction(|:bad)
@@ -722,30 +723,39 @@ static fl_result FL_FN(categorical_hinge)(const fl_args *a, ptrdiff_t r0, ptrdif
             row = NAN;
             if (g) for (ptrdiff_t k = 0; k < C; ++k) g[k] = (FL_T)NAN;
         } else {
-            ptrdiff_t i1 = 0, i2 = -1;
-            while (i1 < C - 1 && z[i1] != m1) ++i1;   /* found: no NaN in the row */
-            FL_T m2 = (FL_T)-INFINITY;
-#pragma omp simd reduction(max:m2)
+            /* pass 2 (the arg-max scans as index reductions, so they vectorise like the rest):
+             * i1 = the first arg-max, n1 = how often m1 occurs, and the largest value below
+             * m1.  The runner-up M_{i1} = max_{k != i1} z_k is m1 again if it occurs twice. */
+            ptrdiff_t i1 = C, n1 = 0;
+            FL_T below = (FL_T)-INFINITY;
+#pragma omp simd reduction(min:i1) reduction(+:n1) reduction(max:below)
             for (ptrdiff_t k = 0; k < C; ++k) {
-                const FL_T v = k == i1 ? (FL_T)-INFINITY : z[k];
-                m2 = v > m2 ? v : m2;
+                const int top = z[k] == m1;
+                i1 = top && k < i1 ? k : i1;
+                n1 += top;
+                below = !top && z[k] > below ? z[k] : below;
             }
-            for (ptrdiff_t k = 0; k < C; ++k) {
-                if (k != i1 && z[k] == m2) { i2 = k; break; }
-            }
-            double l = 0.0, to_i1 = 0.0, to_i2 = 0.0;
+            const FL_T m2 = n1 > 1 ? m1 : below;
+            double l = 0.0, to_i1 = 0.0;
             if (g) {
-#pragma omp simd reduction(+:l, to_i1, to_i2)
+                /* pass 3: i2 = the first arg-max of the others (C: none, a single class) */
+                ptrdiff_t i2 = C;
+#pragma omp simd reduction(min:i2)
+                for (ptrdiff_t k = 0; k < C; ++k)
+                    i2 = k != i1 && z[k] == m2 && k < i2 ? k : i2;
+                /* pass 4: loss, gradient, and the hinges that push on i1 */
+#pragma omp simd reduction(+:l, to_i1)
                 for (ptrdiff_t k = 0; k < C; ++k) {
                     const FL_FN(chinge_pair) la = FL_FN(chinge_terms)(
                         margin + (k == i1 ? m2 : m1) - z[k], t[k]);
                     l += (double)la.loss;
                     g[k] = -gs * la.act;
                     to_i1 += k != i1 ? (double)la.act : 0.0;
-                    to_i2 += k == i1 ? (double)la.act : 0.0;
                 }
+                /* the one hinge that pushes on i2: class i1's own */
+                const double to_i2 = (double)FL_FN(chinge_terms)(margin + m2 - z[i1], t[i1]).act;
                 g[i1] += (FL_T)((double)gs * to_i1);
-                if (i2 >= 0) g[i2] += (FL_T)((double)gs * to_i2);
+                if (i2 < C) g[i2] += (FL_T)((double)gs * to_i2);
             } else {
 #pragma omp simd reduction(+:l)
                 for (ptrdiff_t k = 0; k < C; ++k)
