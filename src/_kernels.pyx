@@ -778,7 +778,8 @@ def _sparse_unchecked(int kernel, cnp.ndarray labels, cnp.ndarray y_pred, object
 
 
 #: The functions :func:`vmath` applies, in the order of fl_vmath_apply's ``which``.
-VMATH_NAMES = ("exp", "log", "log1p", "expm1", "log1p_rcp", "coshm1_small", "log1p_small")
+VMATH_NAMES = ("exp", "log", "log1p", "expm1", "log1p_rcp", "coshm1_small", "log1p_small",
+               "log1p_nodiv")
 
 
 def vmath(str name, cnp.ndarray x, level=None):

@@ -222,6 +222,7 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #define FL_EXP_EM1_T fl_exp_em1_f32
 #define FL_COSHM1_SMALL fl_coshm1_small_f32
 #define FL_LOG1P_SMALL fl_log1p_small_f32
+#define FL_LOG1P_NODIV fl_log1p_nodiv_f32
 #define FL_FABS fabsf
 #define FL_FMAX fmaxf
 #define FL_SQRT sqrtf
@@ -236,6 +237,7 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_EXP_EM1_T
 #undef FL_COSHM1_SMALL
 #undef FL_LOG1P_SMALL
+#undef FL_LOG1P_NODIV
 #undef FL_FABS
 #undef FL_FMAX
 #undef FL_SQRT
@@ -250,6 +252,7 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #define FL_EXP_EM1_T fl_exp_em1_f64
 #define FL_COSHM1_SMALL fl_coshm1_small_f64
 #define FL_LOG1P_SMALL fl_log1p_small_f64
+#define FL_LOG1P_NODIV fl_log1p_nodiv_f64
 #define FL_FABS fabs
 #define FL_FMAX fmax
 #define FL_SQRT sqrt
@@ -264,6 +267,7 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_EXP_EM1_T
 #undef FL_COSHM1_SMALL
 #undef FL_LOG1P_SMALL
+#undef FL_LOG1P_NODIV
 #undef FL_FABS
 #undef FL_FMAX
 #undef FL_SQRT
@@ -320,8 +324,8 @@ static inline int fl_or_flags(const int *flags, ptrdiff_t n)
 }
 
 /* The kernels' exp/log/log1p/expm1 over an array (which: 0 exp, 1 log, 2 log1p, 3 expm1,
- * 4 log1p_rcp given 1 / (1 + x), 5 coshm1_small, 6 log1p_small), for testing their accuracy
- * at every instruction-set level. */
+ * 4 log1p_rcp given 1 / (1 + x), 5 coshm1_small, 6 log1p_small, 7 log1p_nodiv), for testing
+ * their accuracy at every instruction-set level. */
 static inline void fl_vmath_apply(int which, int is_double, const void *in, void *out,
                                   ptrdiff_t n)
 {
@@ -335,7 +339,8 @@ static inline void fl_vmath_apply(int which, int is_double, const void *in, void
         else if (which == 4) for (ptrdiff_t i = 0; i < n; ++i)
             y[i] = fl_log1p_rcp_f64(x[i], 1.0 / (1.0 + x[i]));
         else if (which == 5) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_coshm1_small_f64(x[i]);
-        else for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_small_f64(x[i]);
+        else if (which == 6) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_small_f64(x[i]);
+        else for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_nodiv_f64(x[i]);
     } else {
         const float *x = (const float *)in;
         float *y = (float *)out;
@@ -346,7 +351,8 @@ static inline void fl_vmath_apply(int which, int is_double, const void *in, void
         else if (which == 4) for (ptrdiff_t i = 0; i < n; ++i)
             y[i] = fl_log1p_rcp_f32(x[i], 1.0f / (1.0f + x[i]));
         else if (which == 5) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_coshm1_small_f32(x[i]);
-        else for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_small_f32(x[i]);
+        else if (which == 6) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_small_f32(x[i]);
+        else for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_nodiv_f32(x[i]);
     }
 }
 

@@ -20,7 +20,13 @@
  *             rounding of 1 + x (the compiler may not reassociate it: no -ffast-math).
  *             fl_log1p_rcp takes 1 / u from the caller, who often has it already (a vector
  *             division costs as much as a dozen FMAs): it only scales the correction, so a
- *             few ULP of error in it do not show.
+ *             few ULP of error in it do not show.  fl_log1p_nodiv needs no division at
+ *             all: the correction c is at most half an ULP of u, so a relative error
+ *             delta in 1 / u moves the result by delta |c|, under 0.1 ULP of log1p(x) when
+ *             delta <= 0.2 |log1p(x)|.  1 / u is 1 - x + x^2 for |x| < 1/4 (delta = |x|^3 /
+ *             u <= 2.1%), else a bit-pattern guess and one Newton step (delta < 2%); 0
+ *             where 1 + x is exact (x <= -1/2) or the correction is below 0.05 ULP of
+ *             log u (u >= 2^24 resp. 2^53), which keeps the guess in its range.
  *   expm1(x) = 2^n expm1(r) + (2^n - 1), from exp's own reduction and polynomial
  *             (expm1(r) = exp(r) - 1 before the 1 is added); exact scalings and no
  *             cancellation for |n| <= 100, and exp(x) - 1 beyond, where that is exact.
@@ -175,6 +181,17 @@ FL_VM_INLINE float fl_log1p_f32(float x)
     return y;
 }
 
+/* log1p(x) without a division (see the header). */
+FL_VM_INLINE float fl_log1p_nodiv_f32(float x)
+{
+    const float u = 1.0f + x;
+    const int in = u >= 0.5f && u < 16777216.0f;                     /* [1/2, 2^24) */
+    const float r0 = fl_from_bits_f32(0x7ef311c3u - fl_bits_f32(in ? u : 1.0f));
+    const float rn = in ? r0 * (2.0f - u * r0) : 0.0f;
+    const float r = fabsf(x) < 0.25f ? 1.0f - x + x * x : rn;        /* 1 / u, see above */
+    return fl_log1p_rcp_f32(x, r);
+}
+
 /* cosh(x) - 1 for |x| <= 2 (a few ULP; see the header). */
 FL_VM_INLINE float fl_coshm1_small_f32(float x)
 {
@@ -326,6 +343,17 @@ FL_VM_INLINE double fl_log1p_f64(double x)
     y = x == INFINITY ? INFINITY : y;
     y = fabs(x) < 1.1102230246251565e-16 ? x : y;
     return y;
+}
+
+/* log1p(x) without a division (see the header). */
+FL_VM_INLINE double fl_log1p_nodiv_f64(double x)
+{
+    const double u = 1.0 + x;
+    const int in = u >= 0.5 && u < 9007199254740992.0;               /* [1/2, 2^53) */
+    const double r0 = fl_from_bits_f64(0x7fde623822fc16e6ull - fl_bits_f64(in ? u : 1.0));
+    const double rn = in ? r0 * (2.0 - u * r0) : 0.0;
+    const double r = fabs(x) < 0.25 ? 1.0 - x + x * x : rn;          /* 1 / u, see above */
+    return fl_log1p_rcp_f64(x, r);
 }
 
 /* cosh(x) - 1 for |x| <= 2 (a few ULP; see the header). */
