@@ -738,19 +738,17 @@ static fl_result FL_FN(categorical_hinge)(const fl_args *a, ptrdiff_t r0, ptrdif
             const FL_T m2 = n1 > 1 ? m1 : below;
             double l = 0.0, to_i1 = 0.0;
             if (g) {
-                /* pass 3: i2 = the first arg-max of the others (C: none, a single class) */
+                /* pass 3: loss, gradient, the hinges that push on i1, and i2 = the first
+                 * arg-max of the others (C: none, a single class) */
                 ptrdiff_t i2 = C;
-#pragma omp simd reduction(min:i2)
-                for (ptrdiff_t k = 0; k < C; ++k)
-                    i2 = k != i1 && z[k] == m2 && k < i2 ? k : i2;
-                /* pass 4: loss, gradient, and the hinges that push on i1 */
-#pragma omp simd reduction(+:l, to_i1)
+#pragma omp simd reduction(+:l, to_i1) reduction(min:i2)
                 for (ptrdiff_t k = 0; k < C; ++k) {
                     const FL_FN(chinge_pair) la = FL_FN(chinge_terms)(
                         margin + (k == i1 ? m2 : m1) - z[k], t[k]);
                     l += (double)la.loss;
                     g[k] = -gs * la.act;
                     to_i1 += k != i1 ? (double)la.act : 0.0;
+                    i2 = k != i1 && z[k] == m2 && k < i2 ? k : i2;
                 }
                 /* the one hinge that pushes on i2: class i1's own */
                 const double to_i2 = (double)FL_FN(chinge_terms)(margin + m2 - z[i1], t[i1]).act;
