@@ -390,7 +390,7 @@ SPECS += [
     LossSpec(
         "log_cosh", "elementwise",
         lambda p: Plan(LOG_COSH, (0.0, 0.0, 0.0, 0.0), npr.log_cosh),
-        summary='mean of log cosh(p − y), computed as \\|d\\| + log1p(e^(−2\\|d\\|)) − log 2 (accurate near 0 and for large errors)',
+        summary='mean of log cosh(p − y), computed as log1p(2 sinh²(d/2)) for \\|d\\| < 2 and \\|d\\| − log 2 + log1p(e^(−2\\|d\\|)) beyond (accurate near 0 and for large errors)',
         reference='Keras `LogCosh`, `optax.losses.log_cosh`',
         doc="""Log-cosh loss: l = mean_k log(cosh(y_pred - y_true)), gradient tanh(d).
 
