@@ -779,15 +779,16 @@ def _sparse_unchecked(int kernel, cnp.ndarray labels, cnp.ndarray y_pred, object
 
 #: The functions :func:`vmath` applies, in the order of fl_vmath_apply's ``which``.
 VMATH_NAMES = ("exp", "log", "log1p", "expm1", "log1p_rcp", "coshm1_small", "log1p_small",
-               "log1p_nodiv")
+               "log1p_nodiv", "expm1_nonpos", "log1p_rcp_bounded")
 
 
 def vmath(str name, cnp.ndarray x, level=None):
     """Apply the kernels' own exp/log/log1p/expm1 (``fl_vmath.h``) to a float32/float64 array
     at SIMD ``level`` (default: the current one).  For testing their accuracy against libm.
     ``"log1p_rcp"`` is log1p computed by ``fl_log1p_rcp`` from x and 1 / (1 + x);
-    ``"coshm1_small"`` (cosh(x) - 1, |x| <= 2) and ``"log1p_small"`` (0 <= x <= 1/32) hold
-    on their domains only."""
+    ``"coshm1_small"`` (cosh(x) - 1, |x| <= 2), ``"log1p_small"`` (0 <= x <= 1/32),
+    ``"expm1_nonpos"`` (x <= 0) and ``"log1p_rcp_bounded"`` (0 <= x <= 4) hold on their
+    domains only."""
     if name not in VMATH_NAMES:
         raise ValueError(f"unknown function {name!r}")
     cdef int lvl = _level if level is None else SIMD_LEVELS.index(level)

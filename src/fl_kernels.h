@@ -219,6 +219,8 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #define FL_LOG1P fl_log1p_f32
 #define FL_LOG1P_RCP fl_log1p_rcp_f32
 #define FL_EXP_EXPM1 fl_exp_expm1_f32
+#define FL_EXP_EXPM1_NONPOS fl_exp_expm1_nonpos_f32
+#define FL_LOG1P_RCP_BOUNDED fl_log1p_rcp_bounded_f32
 #define FL_EXP_EM1_T fl_exp_em1_f32
 #define FL_COSHM1_SMALL fl_coshm1_small_f32
 #define FL_LOG1P_SMALL fl_log1p_small_f32
@@ -234,6 +236,8 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_LOG1P
 #undef FL_LOG1P_RCP
 #undef FL_EXP_EXPM1
+#undef FL_EXP_EXPM1_NONPOS
+#undef FL_LOG1P_RCP_BOUNDED
 #undef FL_EXP_EM1_T
 #undef FL_COSHM1_SMALL
 #undef FL_LOG1P_SMALL
@@ -249,6 +253,8 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #define FL_LOG1P fl_log1p_f64
 #define FL_LOG1P_RCP fl_log1p_rcp_f64
 #define FL_EXP_EXPM1 fl_exp_expm1_f64
+#define FL_EXP_EXPM1_NONPOS fl_exp_expm1_nonpos_f64
+#define FL_LOG1P_RCP_BOUNDED fl_log1p_rcp_bounded_f64
 #define FL_EXP_EM1_T fl_exp_em1_f64
 #define FL_COSHM1_SMALL fl_coshm1_small_f64
 #define FL_LOG1P_SMALL fl_log1p_small_f64
@@ -264,6 +270,8 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_LOG1P
 #undef FL_LOG1P_RCP
 #undef FL_EXP_EXPM1
+#undef FL_EXP_EXPM1_NONPOS
+#undef FL_LOG1P_RCP_BOUNDED
 #undef FL_EXP_EM1_T
 #undef FL_COSHM1_SMALL
 #undef FL_LOG1P_SMALL
@@ -324,8 +332,9 @@ static inline int fl_or_flags(const int *flags, ptrdiff_t n)
 }
 
 /* The kernels' exp/log/log1p/expm1 over an array (which: 0 exp, 1 log, 2 log1p, 3 expm1,
- * 4 log1p_rcp given 1 / (1 + x), 5 coshm1_small, 6 log1p_small, 7 log1p_nodiv), for testing
- * their accuracy at every instruction-set level. */
+ * 4 log1p_rcp given 1 / (1 + x), 5 coshm1_small, 6 log1p_small, 7 log1p_nodiv, 8 expm1_nonpos,
+ * 9 log1p_rcp_bounded given 1 / (1 + x)), for testing their accuracy at every
+ * instruction-set level. */
 static inline void fl_vmath_apply(int which, int is_double, const void *in, void *out,
                                   ptrdiff_t n)
 {
@@ -340,7 +349,11 @@ static inline void fl_vmath_apply(int which, int is_double, const void *in, void
             y[i] = fl_log1p_rcp_f64(x[i], 1.0 / (1.0 + x[i]));
         else if (which == 5) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_coshm1_small_f64(x[i]);
         else if (which == 6) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_small_f64(x[i]);
-        else for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_nodiv_f64(x[i]);
+        else if (which == 7) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_nodiv_f64(x[i]);
+        else if (which == 8) for (ptrdiff_t i = 0; i < n; ++i)
+            y[i] = fl_exp_expm1_nonpos_f64(x[i]).em1;
+        else for (ptrdiff_t i = 0; i < n; ++i)
+            y[i] = fl_log1p_rcp_bounded_f64(x[i], 1.0 / (1.0 + x[i]));
     } else {
         const float *x = (const float *)in;
         float *y = (float *)out;
@@ -352,7 +365,11 @@ static inline void fl_vmath_apply(int which, int is_double, const void *in, void
             y[i] = fl_log1p_rcp_f32(x[i], 1.0f / (1.0f + x[i]));
         else if (which == 5) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_coshm1_small_f32(x[i]);
         else if (which == 6) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_small_f32(x[i]);
-        else for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_nodiv_f32(x[i]);
+        else if (which == 7) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_nodiv_f32(x[i]);
+        else if (which == 8) for (ptrdiff_t i = 0; i < n; ++i)
+            y[i] = fl_exp_expm1_nonpos_f32(x[i]).em1;
+        else for (ptrdiff_t i = 0; i < n; ++i)
+            y[i] = fl_log1p_rcp_bounded_f32(x[i], 1.0f / (1.0f + x[i]));
     }
 }
 

@@ -71,7 +71,9 @@ FL_INLINE FL_FN(vgh) FL_FN(smooth_l1_elem)(FL_T t, FL_T p, const fl_args *a)
  * waiting): cosh d - 1 is a polynomial in d (FL_COSHM1_SMALL) and log1p(e^2 <= e^-4) a short
  * series (FL_LOG1P_SMALL), so the one log does not wait for the exp, and one division
  * q = 1 / (1 + e^2) serves tanh, sech d = 2 e q and the rounding correction of log1p, whose
- * 1 / (1 + x) is sech d.  (e and om come from one argument reduction, FL_EXP_EXPM1.)
+ * 1 / (1 + x) is sech d.  (e and om come from one argument reduction.)  The exp and the log1p
+ * are the variants cut to the domain they get here (-|d| <= 0 and 0 <= cosh d - 1 < 3):
+ * without the selects for special values that cannot arise, a third of their work.
  */
 FL_INLINE FL_FN(vgh) FL_FN(log_cosh_elem)(FL_T t, FL_T p, const fl_args *a)
 {
@@ -79,14 +81,14 @@ FL_INLINE FL_FN(vgh) FL_FN(log_cosh_elem)(FL_T t, FL_T p, const fl_args *a)
     const FL_T d = p - t;
     const FL_T ad = FL_FABS(d);
     const int small = ad < (FL_T)2;
-    const FL_EXP_EM1_T ee = FL_EXP_EXPM1(-ad);
+    const FL_EXP_EM1_T ee = FL_EXP_EXPM1_NONPOS(-ad);
     const FL_T e = ee.e;
     const FL_T om = -ee.em1;
     const FL_T e2 = e * e;
     const FL_T q = (FL_T)1 / ((FL_T)1 + e2);
     const FL_T sech = (FL_T)2 * e * q;
     const FL_T g = FL_FN(sign)(d) * (om * ((FL_T)1 + e) * q);
-    const FL_T v_small = FL_LOG1P_RCP(FL_COSHM1_SMALL(small ? d : (FL_T)0), sech);
+    const FL_T v_small = FL_LOG1P_RCP_BOUNDED(FL_COSHM1_SMALL(small ? d : (FL_T)0), sech);
     const FL_T v_large = (ad - (FL_T)0.6931471805599453) + FL_LOG1P_SMALL(e2);
     const FL_T h = sech * sech;   /* sech^2 d = 1 - tanh^2 d, no cancellation */
     return FL_FN(vgh_of)(small ? v_small : v_large, g, h);

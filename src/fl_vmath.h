@@ -40,6 +40,13 @@
  *             < 2^-32 resp. 2^-65 relative on |h| <= 1; no exp, so no wait for one.
  *   log1p_small(y) = log1p(y) for 0 <= y <= 1/32, the alternating series to y^5 (float) or
  *             y^11 (double): truncation < 2^-27 resp. 2^-58 relative; no log.
+ * And two of the functions above cut to the domain log-cosh gives them, where the special
+ * cases cannot arise and their selects (a third of the work) go:
+ *   exp_expm1_nonpos(x) for x <= 0 or NaN: fl_exp_expm1's values bitwise, but for the
+ *             sign of expm1(-0) (below n = -100, 2^-100 pm1 + (2^-100 - 1) rounds to -1 as
+ *             exp(x) - 1 does, so no select is needed);
+ *   log1p_rcp_bounded(x, r) for 0 <= x <= 4: fl_log1p_rcp's algorithm without the
+ *             subnormal, zero, negative, infinite and NaN cases.
  * Special values are selected explicitly: NaN -> NaN, exp(+inf) = inf, exp(-inf) = 0,
  * overflow -> inf, underflow -> 0, log(0) = -inf, log(x < 0) = NaN, log(inf) = inf,
  * log1p(-1) = -inf, log1p(x < -1) = NaN, expm1(+inf) = inf, expm1(-inf) = -1, expm1(+-0) =
@@ -190,6 +197,68 @@ FL_VM_INLINE float fl_log1p_nodiv_f32(float x)
     const float rn = in ? r0 * (2.0f - u * r0) : 0.0f;
     const float r = fabsf(x) < 0.25f ? 1.0f - x + x * x : rn;        /* 1 / u, see above */
     return fl_log1p_rcp_f32(x, r);
+}
+
+/* exp(x) and expm1(x) for x <= 0 or NaN (see the header). */
+FL_VM_INLINE fl_exp_em1_f32 fl_exp_expm1_nonpos_f32(float x)
+{
+    const float lo_lim = -103.97208404541016f;   /* exp(x) rounds to 0 below */
+    const float magic = 12582912.0f;
+    const float log2e = 1.44269502162933349609f;
+    const float ln2_hi = 0.693145751953125f;
+    const float ln2_lo = 1.428606765330187045e-06f;
+    const int under = x < lo_lim;                /* false for NaN, which flows through */
+    const float xc = under ? lo_lim : x;
+    const float v = xc * log2e + magic;
+    const float fn = v - magic;
+    const int32_t n = (int32_t)(fl_bits_f32(v) - fl_bits_f32(magic));
+    const float r = (xc - fn * ln2_hi) - fn * ln2_lo;
+    float q = 1.0f / 5040.0f;
+    q = q * r + 1.0f / 720.0f;
+    q = q * r + 1.0f / 120.0f;
+    q = q * r + 1.0f / 24.0f;
+    q = q * r + 1.0f / 6.0f;
+    q = q * r + 0.5f;
+    const float pm1 = (q * r) * r + r;
+    const float er = pm1 + 1.0f;
+    const int32_t n1 = n >> 1, n2 = n - n1;
+    const float s1 = fl_from_bits_f32((uint32_t)(n1 + 127) << 23);
+    const float s2 = fl_from_bits_f32((uint32_t)(n2 + 127) << 23);
+    const float y = (er * s1) * s2;
+    const int32_t nc = n < -100 ? -100 : n;
+    const float sc = fl_from_bits_f32((uint32_t)(nc + 127) << 23);
+    fl_exp_em1_f32 res;
+    res.e = under ? 0.0f : y;
+    res.em1 = sc * pm1 + (sc - 1.0f);
+    return res;
+}
+
+/* log1p(x) for 0 <= x <= 4 given r = 1 / (1 + x) to a few ULP (see the header). */
+FL_VM_INLINE float fl_log1p_rcp_bounded_f32(float x, float r)
+{
+    const float ln2_hi = 0.693145751953125f;
+    const float ln2_lo = 1.428606765330187045e-06f;
+    const float u = 1.0f + x;                                      /* [1, 5] */
+    const uint32_t b = fl_bits_f32(u);
+    const int32_t e = (int32_t)(b >> 23) - 127;
+    float m = fl_from_bits_f32((b & 0x007fffffu) | 0x3f800000u);
+    const int big = m > 1.41421356f;
+    m = big ? 0.5f * m : m;
+    const float fe = (float)(big ? e + 1 : e);
+    const float f = m - 1.0f;
+    float q = 0.06800912320613861f;
+    q = q * f - 0.11726605147123337f;
+    q = q * f + 0.11890989542007446f;
+    q = q * f - 0.12396445125341415f;
+    q = q * f + 0.14217762649059296f;
+    q = q * f - 0.16668511927127838f;
+    q = q * f + 0.20002245903015137f;
+    q = q * f - 0.25f;
+    q = q * f + 0.3333331048488617f;
+    const float f2 = f * f;
+    const float logm = (f - 0.5f * f2) + f2 * f * q;
+    const float c = (x - (u - 1.0f)) * r;
+    return fe * ln2_hi + (logm + fe * ln2_lo) + c;
 }
 
 /* cosh(x) - 1 for |x| <= 2 (a few ULP; see the header). */
@@ -354,6 +423,79 @@ FL_VM_INLINE double fl_log1p_nodiv_f64(double x)
     const double rn = in ? r0 * (2.0 - u * r0) : 0.0;
     const double r = fabs(x) < 0.25 ? 1.0 - x + x * x : rn;          /* 1 / u, see above */
     return fl_log1p_rcp_f64(x, r);
+}
+
+/* exp(x) and expm1(x) for x <= 0 or NaN (see the header). */
+FL_VM_INLINE fl_exp_em1_f64 fl_exp_expm1_nonpos_f64(double x)
+{
+    const double lo_lim = -745.1332191019412076235;
+    const double magic = 6755399441055744.0;
+    const double log2e = 1.4426950408889634074;
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const int under = x < lo_lim;                /* false for NaN, which flows through */
+    const double xc = under ? lo_lim : x;
+    const double v = xc * log2e + magic;
+    const double fn = v - magic;
+    const double r = (xc - fn * ln2_hi) - fn * ln2_lo;
+    double q = 1.0 / 6227020800.0;
+    q = q * r + 1.0 / 479001600.0;
+    q = q * r + 1.0 / 39916800.0;
+    q = q * r + 1.0 / 3628800.0;
+    q = q * r + 1.0 / 362880.0;
+    q = q * r + 1.0 / 40320.0;
+    q = q * r + 1.0 / 5040.0;
+    q = q * r + 1.0 / 720.0;
+    q = q * r + 1.0 / 120.0;
+    q = q * r + 1.0 / 24.0;
+    q = q * r + 1.0 / 6.0;
+    q = q * r + 0.5;
+    const double pm1 = (q * r) * r + r;
+    const double er = pm1 + 1.0;
+    const double two52 = 4503599627370496.0;
+    const double fn1 = (fn * 0.5 + magic) - magic;
+    const double fn2 = fn - fn1;
+    const double s1 = fl_from_bits_f64(fl_bits_f64(fn1 + (1023.0 + two52)) << 52);
+    const double s2 = fl_from_bits_f64(fl_bits_f64(fn2 + (1023.0 + two52)) << 52);
+    const double y = (er * s1) * s2;
+    const double fnc = fn < -100.0 ? -100.0 : fn;
+    const double sc = fl_from_bits_f64(fl_bits_f64(fnc + (1023.0 + two52)) << 52);
+    fl_exp_em1_f64 res;
+    res.e = under ? 0.0 : y;
+    res.em1 = sc * pm1 + (sc - 1.0);
+    return res;
+}
+
+/* log1p(x) for 0 <= x <= 4 given r = 1 / (1 + x) to a few ULP (see the header). */
+FL_VM_INLINE double fl_log1p_rcp_bounded_f64(double x, double r)
+{
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const double u = 1.0 + x;                                      /* [1, 5] */
+    const uint64_t b = fl_bits_f64(u);
+    const double two52 = 4503599627370496.0;
+    double fe = fl_from_bits_f64(((b >> 52) & 0x7ff) | 0x4330000000000000ull) - two52;
+    fe = fe - 1023.0;
+    double m = fl_from_bits_f64((b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
+    const int big = m > 1.4142135623730951;
+    m = big ? 0.5 * m : m;
+    fe = big ? fe + 1.0 : fe;
+    const double f = m - 1.0;
+    const double s = f / (2.0 + f);
+    const double s2 = s * s;
+    double q = 1.0 / 21.0;
+    q = q * s2 + 1.0 / 19.0;
+    q = q * s2 + 1.0 / 17.0;
+    q = q * s2 + 1.0 / 15.0;
+    q = q * s2 + 1.0 / 13.0;
+    q = q * s2 + 1.0 / 11.0;
+    q = q * s2 + 1.0 / 9.0;
+    q = q * s2 + 1.0 / 7.0;
+    q = q * s2 + 1.0 / 5.0;
+    q = q * s2 + 1.0 / 3.0;
+    const double logm = 2.0 * s + 2.0 * s * s2 * q;
+    const double c = (x - (u - 1.0)) * r;
+    return fe * ln2_hi + (logm + fe * ln2_lo) + c;
 }
 
 /* cosh(x) - 1 for |x| <= 2 (a few ULP; see the header). */

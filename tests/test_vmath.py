@@ -75,13 +75,16 @@ def _reference(name, x):
     xl = x.astype(np.longdouble)
     if name == "coshm1_small":
         y = 2 * np.sinh(xl / 2) ** 2
+    elif name == "expm1_nonpos":
+        y = np.expm1(xl)
     else:
         y = np.log1p(xl)
     return y.astype(x.dtype)
 
 
 # the domain each bounded polynomial is written for (see fl_vmath.h)
-BOUNDED = {"coshm1_small": (-2.0, 2.0), "log1p_small": (0.0, 1.0 / 32)}
+BOUNDED = {"coshm1_small": (-2.0, 2.0), "log1p_small": (0.0, 1.0 / 32),
+           "expm1_nonpos": (-800.0, 0.0), "log1p_rcp_bounded": (0.0, 4.0)}
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
@@ -90,8 +93,9 @@ BOUNDED = {"coshm1_small": (-2.0, 2.0), "log1p_small": (0.0, 1.0 / 32)}
 def test_bounded_polynomials_on_their_domain(level, name, dtype):
     lo, hi = BOUNDED[name]
     rng = np.random.default_rng(7)
-    x = np.concatenate([rng.uniform(lo, hi, 1_000_000),
-                        np.sign(hi) * np.exp(rng.uniform(-700, np.log(hi), 100_000)),
+    edge = hi if hi > 0 else lo
+    x = np.concatenate([rng.uniform(lo, hi, 1_000_000), rng.uniform(-2.0, 2.0, 100_000),
+                        np.sign(edge) * np.exp(rng.uniform(-700, np.log(abs(edge)), 100_000)),
                         [lo, hi, 0.0, -0.0], np.arange(1, 200) * 1.4e-45]).astype(dtype)
     x = x[(x >= lo) & (x <= hi)]
     actual = K.vmath(name, x, level)
