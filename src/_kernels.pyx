@@ -779,7 +779,7 @@ def _sparse_unchecked(int kernel, cnp.ndarray labels, cnp.ndarray y_pred, object
 
 #: The functions :func:`vmath` applies, in the order of fl_vmath_apply's ``which``.
 VMATH_NAMES = ("exp", "log", "log1p", "expm1", "log1p_rcp", "coshm1_small", "log1p_small",
-               "log1p_nodiv", "expm1_nonpos", "log1p_rcp_bounded")
+               "log1p_nodiv", "expm1_nonpos", "log1p_rcp_bounded", "log1p_gtm1")
 
 
 def vmath(str name, cnp.ndarray x, level=None):
@@ -787,8 +787,8 @@ def vmath(str name, cnp.ndarray x, level=None):
     at SIMD ``level`` (default: the current one).  For testing their accuracy against libm.
     ``"log1p_rcp"`` is log1p computed by ``fl_log1p_rcp`` from x and 1 / (1 + x);
     ``"coshm1_small"`` (cosh(x) - 1, |x| <= 2), ``"log1p_small"`` (0 <= x <= 1/32),
-    ``"expm1_nonpos"`` (x <= 0) and ``"log1p_rcp_bounded"`` (0 <= x <= 4) hold on their
-    domains only."""
+    ``"expm1_nonpos"`` (x <= 0), ``"log1p_rcp_bounded"`` (0 <= x <= 4) and ``"log1p_gtm1"``
+    (fl_log1p_rcp_gtm1 with fl_log1p_rcp_guess; x > -1, inf, NaN) hold on their domains only."""
     if name not in VMATH_NAMES:
         raise ValueError(f"unknown function {name!r}")
     cdef int lvl = _level if level is None else SIMD_LEVELS.index(level)

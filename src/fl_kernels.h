@@ -225,6 +225,8 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #define FL_COSHM1_SMALL fl_coshm1_small_f32
 #define FL_LOG1P_SMALL fl_log1p_small_f32
 #define FL_LOG1P_NODIV fl_log1p_nodiv_f32
+#define FL_LOG1P_RCP_GTM1 fl_log1p_rcp_gtm1_f32
+#define FL_LOG1P_RCP_GUESS fl_log1p_rcp_guess_f32
 #define FL_FABS fabsf
 #define FL_FMAX fmaxf
 #define FL_SQRT sqrtf
@@ -242,6 +244,8 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_COSHM1_SMALL
 #undef FL_LOG1P_SMALL
 #undef FL_LOG1P_NODIV
+#undef FL_LOG1P_RCP_GTM1
+#undef FL_LOG1P_RCP_GUESS
 #undef FL_FABS
 #undef FL_FMAX
 #undef FL_SQRT
@@ -259,6 +263,8 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #define FL_COSHM1_SMALL fl_coshm1_small_f64
 #define FL_LOG1P_SMALL fl_log1p_small_f64
 #define FL_LOG1P_NODIV fl_log1p_nodiv_f64
+#define FL_LOG1P_RCP_GTM1 fl_log1p_rcp_gtm1_f64
+#define FL_LOG1P_RCP_GUESS fl_log1p_rcp_guess_f64
 #define FL_FABS fabs
 #define FL_FMAX fmax
 #define FL_SQRT sqrt
@@ -276,6 +282,8 @@ static inline double fl_pairwise_sum(const double *a, ptrdiff_t n)
 #undef FL_COSHM1_SMALL
 #undef FL_LOG1P_SMALL
 #undef FL_LOG1P_NODIV
+#undef FL_LOG1P_RCP_GTM1
+#undef FL_LOG1P_RCP_GUESS
 #undef FL_FABS
 #undef FL_FMAX
 #undef FL_SQRT
@@ -333,8 +341,8 @@ static inline int fl_or_flags(const int *flags, ptrdiff_t n)
 
 /* The kernels' exp/log/log1p/expm1 over an array (which: 0 exp, 1 log, 2 log1p, 3 expm1,
  * 4 log1p_rcp given 1 / (1 + x), 5 coshm1_small, 6 log1p_small, 7 log1p_nodiv, 8 expm1_nonpos,
- * 9 log1p_rcp_bounded given 1 / (1 + x)), for testing their accuracy at every
- * instruction-set level. */
+ * 9 log1p_rcp_bounded given 1 / (1 + x), 10 log1p_rcp_gtm1 given fl_log1p_rcp_guess(x)), for
+ * testing their accuracy at every instruction-set level. */
 static inline void fl_vmath_apply(int which, int is_double, const void *in, void *out,
                                   ptrdiff_t n)
 {
@@ -352,8 +360,10 @@ static inline void fl_vmath_apply(int which, int is_double, const void *in, void
         else if (which == 7) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_nodiv_f64(x[i]);
         else if (which == 8) for (ptrdiff_t i = 0; i < n; ++i)
             y[i] = fl_exp_expm1_nonpos_f64(x[i]).em1;
-        else for (ptrdiff_t i = 0; i < n; ++i)
+        else if (which == 9) for (ptrdiff_t i = 0; i < n; ++i)
             y[i] = fl_log1p_rcp_bounded_f64(x[i], 1.0 / (1.0 + x[i]));
+        else for (ptrdiff_t i = 0; i < n; ++i)
+            y[i] = fl_log1p_rcp_gtm1_f64(x[i], fl_log1p_rcp_guess_f64(x[i]));
     } else {
         const float *x = (const float *)in;
         float *y = (float *)out;
@@ -368,8 +378,10 @@ static inline void fl_vmath_apply(int which, int is_double, const void *in, void
         else if (which == 7) for (ptrdiff_t i = 0; i < n; ++i) y[i] = fl_log1p_nodiv_f32(x[i]);
         else if (which == 8) for (ptrdiff_t i = 0; i < n; ++i)
             y[i] = fl_exp_expm1_nonpos_f32(x[i]).em1;
-        else for (ptrdiff_t i = 0; i < n; ++i)
+        else if (which == 9) for (ptrdiff_t i = 0; i < n; ++i)
             y[i] = fl_log1p_rcp_bounded_f32(x[i], 1.0f / (1.0f + x[i]));
+        else for (ptrdiff_t i = 0; i < n; ++i)
+            y[i] = fl_log1p_rcp_gtm1_f32(x[i], fl_log1p_rcp_guess_f32(x[i]));
     }
 }
 

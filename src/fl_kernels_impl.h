@@ -2,7 +2,8 @@
  * The dtype template of fl_kernels.h: included once per floating type with
  *   FL_T (float|double), FL_SUF (f32|f64) and the maths names FL_EXP, FL_LOG, FL_LOG1P,
  *   FL_LOG1P_RCP, FL_EXP_EXPM1 (returning an FL_EXP_EM1_T {e, em1}), FL_COSHM1_SMALL,
- *   FL_LOG1P_SMALL, FL_LOG1P_NODIV, FL_EXP_EXPM1_NONPOS, FL_LOG1P_RCP_BOUNDED (fl_vmath.h),
+ *   FL_LOG1P_SMALL, FL_LOG1P_NODIV, FL_EXP_EXPM1_NONPOS, FL_LOG1P_RCP_BOUNDED,
+ *   FL_LOG1P_RCP_GTM1, FL_LOG1P_RCP_GUESS (fl_vmath.h),
  *   FL_FABS, FL_FMAX, FL_SQRT defined.  Do not include directly.
  *
  * Conventions of every per-element function `FL_FN(<loss>_elem)(t, p, a)`:

@@ -164,7 +164,8 @@ FL_INLINE FL_FN(vgh) FL_FN(poisson_rate_full_elem)(FL_T t, FL_T p, const fl_args
  * msle: (log1p(p) - log1p(t))^2,   d/dp = 2 (log1p(p) - log1p(t)) / (1 + p),
  *   d2/dp2 = 2 (1 - (log1p(p) - log1p(t))) / (1 + p)^2;
  * one division 1 / (1 + p) serves log1p(p)'s rounding correction and both derivatives, and
- * log1p(t) needs none (FL_LOG1P_NODIV);
+ * log1p(t) needs none (FL_LOG1P_RCP_GUESS); both logs are the variant for arguments > -1,
+ * which the Python layer has checked (FL_LOG1P_RCP_GTM1: fewer selects);
  * p = +inf gives loss +inf and gradient and second derivative 0 (the limits).  Values <= -1 are refused by the
  * Python layer (scikit-learn's rule); here they would give NaN or inf, never a bad read.
  */
@@ -172,7 +173,7 @@ FL_INLINE FL_FN(vgh) FL_FN(msle_elem)(FL_T t, FL_T p, const fl_args *a)
 {
     (void)a;
     const FL_T rp = (FL_T)1 / ((FL_T)1 + p);
-    const FL_T d = FL_LOG1P_RCP(p, rp) - FL_LOG1P_NODIV(t);
+    const FL_T d = FL_LOG1P_RCP_GTM1(p, rp) - FL_LOG1P_RCP_GTM1(t, FL_LOG1P_RCP_GUESS(t));
     const FL_T gd = (FL_T)2 * d * rp;
     const FL_T g = p < (FL_T)INFINITY ? gd : (d == d ? (FL_T)0 : d);
     const FL_T hd = (FL_T)2 * ((FL_T)1 - d) * rp * rp;

@@ -47,6 +47,10 @@
  *             exp(x) - 1 does, so no select is needed);
  *   log1p_rcp_bounded(x, r) for 0 <= x <= 4: fl_log1p_rcp's algorithm without the
  *             subnormal, zero, negative, infinite and NaN cases.
+ * And for msle, whose inputs the Python layer has checked to be > -1: log1p_rcp_gtm1(x, r)
+ * for x > -1, +inf or NaN, fl_log1p_rcp's arithmetic with two selects instead of ten
+ * (1 + x >= 2^-24 resp. 2^-53 is never subnormal); x <= -1 gives NaN, and -0 gives +0.
+ * fl_log1p_rcp_guess(x) is the division-free 1 / (1 + x) of fl_log1p_nodiv.
  * Special values are selected explicitly: NaN -> NaN, exp(+inf) = inf, exp(-inf) = 0,
  * overflow -> inf, underflow -> 0, log(0) = -inf, log(x < 0) = NaN, log(inf) = inf,
  * log1p(-1) = -inf, log1p(x < -1) = NaN, expm1(+inf) = inf, expm1(-inf) = -1, expm1(+-0) =
@@ -188,15 +192,50 @@ FL_VM_INLINE float fl_log1p_f32(float x)
     return y;
 }
 
-/* log1p(x) without a division (see the header). */
-FL_VM_INLINE float fl_log1p_nodiv_f32(float x)
+/* 1 / (1 + x), as precise as log1p's rounding correction needs it (see the header). */
+FL_VM_INLINE float fl_log1p_rcp_guess_f32(float x)
 {
     const float u = 1.0f + x;
     const int in = u >= 0.5f && u < 16777216.0f;                     /* [1/2, 2^24) */
     const float r0 = fl_from_bits_f32(0x7ef311c3u - fl_bits_f32(in ? u : 1.0f));
     const float rn = in ? r0 * (2.0f - u * r0) : 0.0f;
-    const float r = fabsf(x) < 0.25f ? 1.0f - x + x * x : rn;        /* 1 / u, see above */
-    return fl_log1p_rcp_f32(x, r);
+    return fabsf(x) < 0.25f ? 1.0f - x + x * x : rn;
+}
+
+/* log1p(x) without a division (see the header). */
+FL_VM_INLINE float fl_log1p_nodiv_f32(float x)
+{
+    return fl_log1p_rcp_f32(x, fl_log1p_rcp_guess_f32(x));
+}
+
+/* log1p(x) for x > -1, +inf or NaN, given r = 1 / (1 + x) to a few ULP (see the header). */
+FL_VM_INLINE float fl_log1p_rcp_gtm1_f32(float x, float r)
+{
+    const float ln2_hi = 0.693145751953125f;
+    const float ln2_lo = 1.428606765330187045e-06f;
+    const float u = 1.0f + x;                                      /* normal, inf or NaN */
+    const uint32_t b = fl_bits_f32(u);
+    const int32_t e = (int32_t)((b >> 23) & 0xff) - 127;
+    float m = fl_from_bits_f32((b & 0x007fffffu) | 0x3f800000u);
+    const int big = m > 1.41421356f;
+    m = big ? 0.5f * m : m;
+    const float fe = (float)(big ? e + 1 : e);
+    const float f = m - 1.0f;
+    float q = 0.06800912320613861f;
+    q = q * f - 0.11726605147123337f;
+    q = q * f + 0.11890989542007446f;
+    q = q * f - 0.12396445125341415f;
+    q = q * f + 0.14217762649059296f;
+    q = q * f - 0.16668511927127838f;
+    q = q * f + 0.20002245903015137f;
+    q = q * f - 0.25f;
+    q = q * f + 0.3333331048488617f;
+    const float f2 = f * f;
+    const float logm = (f - 0.5f * f2) + f2 * f * q;
+    const float c = (x - (u - 1.0f)) * r;
+    float y = fe * ln2_hi + (logm + fe * ln2_lo) + c;
+    y = x == INFINITY ? INFINITY : y;
+    return x > -1.0f ? y : NAN;                                    /* NaN also for NaN */
 }
 
 /* exp(x) and expm1(x) for x <= 0 or NaN (see the header). */
@@ -414,15 +453,54 @@ FL_VM_INLINE double fl_log1p_f64(double x)
     return y;
 }
 
-/* log1p(x) without a division (see the header). */
-FL_VM_INLINE double fl_log1p_nodiv_f64(double x)
+/* 1 / (1 + x), as precise as log1p's rounding correction needs it (see the header). */
+FL_VM_INLINE double fl_log1p_rcp_guess_f64(double x)
 {
     const double u = 1.0 + x;
     const int in = u >= 0.5 && u < 9007199254740992.0;               /* [1/2, 2^53) */
     const double r0 = fl_from_bits_f64(0x7fde623822fc16e6ull - fl_bits_f64(in ? u : 1.0));
     const double rn = in ? r0 * (2.0 - u * r0) : 0.0;
-    const double r = fabs(x) < 0.25 ? 1.0 - x + x * x : rn;          /* 1 / u, see above */
-    return fl_log1p_rcp_f64(x, r);
+    return fabs(x) < 0.25 ? 1.0 - x + x * x : rn;
+}
+
+/* log1p(x) without a division (see the header). */
+FL_VM_INLINE double fl_log1p_nodiv_f64(double x)
+{
+    return fl_log1p_rcp_f64(x, fl_log1p_rcp_guess_f64(x));
+}
+
+/* log1p(x) for x > -1, +inf or NaN, given r = 1 / (1 + x) to a few ULP (see the header). */
+FL_VM_INLINE double fl_log1p_rcp_gtm1_f64(double x, double r)
+{
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const double u = 1.0 + x;                                      /* normal, inf or NaN */
+    const uint64_t b = fl_bits_f64(u);
+    const double two52 = 4503599627370496.0;
+    double fe = fl_from_bits_f64(((b >> 52) & 0x7ff) | 0x4330000000000000ull) - two52;
+    fe = fe - 1023.0;
+    double m = fl_from_bits_f64((b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
+    const int big = m > 1.4142135623730951;
+    m = big ? 0.5 * m : m;
+    fe = big ? fe + 1.0 : fe;
+    const double f = m - 1.0;
+    const double s = f / (2.0 + f);
+    const double s2 = s * s;
+    double q = 1.0 / 21.0;
+    q = q * s2 + 1.0 / 19.0;
+    q = q * s2 + 1.0 / 17.0;
+    q = q * s2 + 1.0 / 15.0;
+    q = q * s2 + 1.0 / 13.0;
+    q = q * s2 + 1.0 / 11.0;
+    q = q * s2 + 1.0 / 9.0;
+    q = q * s2 + 1.0 / 7.0;
+    q = q * s2 + 1.0 / 5.0;
+    q = q * s2 + 1.0 / 3.0;
+    const double logm = 2.0 * s + 2.0 * s * s2 * q;
+    const double c = (x - (u - 1.0)) * r;
+    double y = fe * ln2_hi + (logm + fe * ln2_lo) + c;
+    y = x == INFINITY ? INFINITY : y;
+    return x > -1.0 ? y : NAN;                                     /* NaN also for NaN */
 }
 
 /* exp(x) and expm1(x) for x <= 0 or NaN (see the header). */

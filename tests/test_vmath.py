@@ -82,6 +82,26 @@ def _reference(name, x):
     return y.astype(x.dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("level", LEVELS)
+def test_log1p_above_minus_one(level, dtype):
+    """fl_log1p_rcp_gtm1 with fl_log1p_rcp_guess (msle's log1p): every x > -1 of the samples,
+    +inf and NaN against libm; x <= -1 is NaN (the Python layer refuses it before)."""
+    x = samples(dtype, 2_000_000)
+    x = x[~(x <= -1)]
+    with np.errstate(all="ignore"):
+        expected = np.log1p(x.astype(np.float64)).astype(dtype)
+    actual = K.vmath("log1p_gtm1", x, level)
+    d = ulp_distance(actual, expected)
+    worst = int(np.argmax(d))
+    assert d[worst] <= MAX_ULP, (f"log1p_gtm1({x[worst]!r}) = {actual[worst]!r}, libm "
+                                 f"{expected[worst]!r}: {d[worst]} ULP")
+    special = np.array([np.inf, np.nan, 0.0, -0.0, -1.0, -2.0, -np.inf], dtype=dtype)
+    np.testing.assert_array_equal(K.vmath("log1p_gtm1", special, level),
+                                  np.array([np.inf, np.nan, 0, 0, np.nan, np.nan, np.nan],
+                                           dtype=dtype))
+
+
 # the domain each bounded polynomial is written for (see fl_vmath.h)
 BOUNDED = {"coshm1_small": (-2.0, 2.0), "log1p_small": (0.0, 1.0 / 32),
            "expm1_nonpos": (-800.0, 0.0), "log1p_rcp_bounded": (0.0, 4.0)}
