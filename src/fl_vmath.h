@@ -1,5 +1,6 @@
 /*
- * Branch-free exp, log and log1p for float and double that compilers vectorise.
+ * Branch-free exp, expm1, log and log1p for float and double that compilers vectorise, and
+ * variants cut to the domains some losses give them.
  *
  * Why: glibc's exp/log are scalar calls unless the whole program is built with -ffast-math,
  * which fastloss refuses (it breaks NaN/inf and changes the process's FPU mode).  These are
@@ -32,9 +33,14 @@
  *             cancellation for |n| <= 100, and exp(x) - 1 beyond, where that is exact.
  *             fl_exp_expm1 returns both exp(x) (bitwise fl_exp's) and expm1(x) for the
  *             price of one: 1 - exp(-|d|) without cancellation near 0 for log-cosh.
+ * Special values are selected explicitly: NaN -> NaN, exp(+inf) = inf, exp(-inf) = 0,
+ * overflow -> inf, underflow -> 0, log(0) = -inf, log(x < 0) = NaN, log(inf) = inf,
+ * log1p(-1) = -inf, log1p(x < -1) = NaN, expm1(+inf) = inf, expm1(-inf) = -1, expm1(+-0) =
+ * +-0.  Accuracy against libm is tested over the whole float range (tests/test_vmath.py):
+ * a few ULP at most; the functions below of bounded domain are tested on their domain.
  * Two polynomials on a bounded domain, for log-cosh, where they take the place of an exp
- * or a log on the chain of dependent operations (a chain that long, not the operation
- * count, is what limits a loop that vectorises):
+ * or a log on the chain of dependent operations (once a loop vectorises, such a chain, or
+ * then the sheer count of vector operations, is what limits it):
  *   coshm1_small(x) = cosh(x) - 1 = 2 sinh^2(x / 2) for |x| <= 2, sinh(h) = h S(h^2) with S
  *             the Taylor series of sinh(h) / h to h^10 (float) or h^18 (double), truncation
  *             < 2^-32 resp. 2^-65 relative on |h| <= 1; no exp, so no wait for one.
@@ -51,11 +57,6 @@
  * for x > -1, +inf or NaN, fl_log1p_rcp's arithmetic with two selects instead of ten
  * (1 + x >= 2^-24 resp. 2^-53 is never subnormal); x <= -1 gives NaN, and -0 gives +0.
  * fl_log1p_rcp_guess(x) is the division-free 1 / (1 + x) of fl_log1p_nodiv.
- * Special values are selected explicitly: NaN -> NaN, exp(+inf) = inf, exp(-inf) = 0,
- * overflow -> inf, underflow -> 0, log(0) = -inf, log(x < 0) = NaN, log(inf) = inf,
- * log1p(-1) = -inf, log1p(x < -1) = NaN, expm1(+inf) = inf, expm1(-inf) = -1, expm1(+-0) =
- * +-0.  Accuracy against libm is tested over the whole
- * float range (tests/test_vmath.py): a few ULP at most.
  */
 #ifndef FASTLOSS_VMATH_H
 #define FASTLOSS_VMATH_H
