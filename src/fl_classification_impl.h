@@ -529,22 +529,33 @@ FL_ELEMENTWISE_KERNEL(categorical_focal_prob, 0, FL_PRED_PROB)
 /*
  * categorical focal loss on logits (rows), param[1] = gamma, param[2] = alpha.  With
  * p = softmax(z), log p_k = z_k - mx - log S (mx the row max, S = sum_k exp(z_k - mx)),
- * q_k = 1 - p_k and c_k = t_k p_k f'(p_k) for f(p) = -(1 - p)^gamma log p:
- *   loss = alpha sum_k t_k q_k^gamma (-log p_k)
- *   c_k = t_k q_k^gamma (gamma p_k log p_k / q_k - 1),   d/dz_j = alpha (c_j - p_j sum_k c_k)
+ * q_k = 1 - p_k, r_k = log p_k / q_k and f(p) = -(1 - p)^gamma log p:
+ *   loss = alpha sum_k t_k f(p_k)
+ *   c_k = t_k p_k f'(p_k) = t_k q_k^gamma (gamma p_k r_k - 1),
+ *   d/dz_j = alpha (c_j - p_j C),   C = sum_k c_k.
+ * Second derivative (diagonal): with d_k = t_k p_k (p f')'(p_k) and D = sum_k d_k,
+ *   d2/dz_j2 = alpha (d_j (1 - 2 p_j) - p_j q_j C + p_j^2 D)
+ *            = alpha (e_j + p_j^2 (D - d_j) - p_j q_j C),   e_j = d_j q_j^2,
+ *   e_k = gamma t_k p_k q_k^(gamma + 1) (q_k r_k + 2 - (gamma - 1) p_k r_k).
+ * d_j itself is unbounded as p_j -> 1 for gamma < 1 (and d_j (1 - 2 p_j) + p_j^2 d_j cancels
+ * to e_j), so only e_j is formed for a class that may hold more than half the mass: the
+ * unique max logit.  Every other class has p <= 1/2, q >= 1/2, and d = e / q^2 is tame.  For
+ * j not the unique max, D - d_j = (D_other - d_j) + D_top, and the unique max's share of it is
+ * p_j^2 d_top = e_top (p_j / q_top)^2 (p_j <= q_top: no overflow, 0 when q_top is 0).
  * Accuracy where p -> 1: S = n_max + rest (n_max logits equal to the max, `rest` the sum over
  * the others), so at a max logit q = (n_max - 1 + rest) / S and log p = -log1p(n_max - 1 + rest)
  * with no cancellation, and log p / q -> -1 is used when q is exactly 0.  Elsewhere p <= 1/2,
  * so q = 1 - p is exact enough.  A row with a NaN, or all logits -inf, is NaN; a +inf logit
  * gives the limit (the max logits share the mass, the others get p = 0).
- * Passes per row: 1 max and NaN flag, 2 the sum `rest`, 3 loss and c (c parked in the
- * gradient row), 4 gradient (the exponentials recomputed rather than stored).
+ * Passes per row: 1 max and NaN flag, 2 the sum `rest`, 3 loss, c and e (c parked in the
+ * gradient row, e in the Hessian row), 4 gradient and Hessian (the exponentials recomputed
+ * rather than stored).
  */
-typedef struct { FL_T loss, c; } FL_FN(cfocal_pair);
+typedef struct { FL_T loss, c, e, p, q; } FL_FN(cfocal_terms_t);
 
-FL_INLINE FL_FN(cfocal_pair) FL_FN(cfocal_terms)(FL_T z, FL_T tk, FL_T mx, FL_T gamma,
-                                                 FL_T inv_s, FL_T log_s, FL_T p_max,
-                                                 FL_T q_max, FL_T r_max)
+FL_INLINE FL_FN(cfocal_terms_t) FL_FN(cfocal_terms)(FL_T z, FL_T tk, FL_T mx, FL_T gamma,
+                                                    FL_T inv_s, FL_T log_s, FL_T p_max,
+                                                    FL_T q_max, FL_T r_max)
 {
     const int top = z == mx;
     const FL_T e = FL_EXP(z - mx);
@@ -553,10 +564,14 @@ FL_INLINE FL_FN(cfocal_pair) FL_FN(cfocal_terms)(FL_T z, FL_T tk, FL_T mx, FL_T 
     const FL_T lp = top ? -log_s : (z - mx) - log_s;
     const FL_T r = top ? r_max : lp / q;              /* log p / q */
     const FL_T mg = FL_FN(powr)(q, gamma);
-    const FL_T pr = p != 0 ? gamma * p * r : (FL_T)0; /* p log p -> 0 */
-    FL_FN(cfocal_pair) out;
+    const FL_T pr = p != 0 ? p * r : (FL_T)0;         /* p log p -> 0 */
+    FL_FN(cfocal_terms_t) out;
     out.loss = tk != 0 ? tk * mg * -lp : (FL_T)0;
-    out.c = tk != 0 ? tk * mg * (pr - (FL_T)1) : (FL_T)0;
+    out.c = tk != 0 ? tk * mg * (gamma * pr - (FL_T)1) : (FL_T)0;
+    out.e = tk != 0 && p != 0
+        ? gamma * tk * p * mg * q * (q * r + (FL_T)2 - (gamma - (FL_T)1) * pr) : (FL_T)0;
+    out.p = p;
+    out.q = q;
     return out;
 }
 
@@ -566,6 +581,7 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
     const FL_T *z0 = (const FL_T *)a->y_pred;
     const FL_T *t0 = (const FL_T *)a->y_true;
     FL_T *g0 = (FL_T *)a->grad;
+    FL_T *h0 = g0 ? (FL_T *)a->hess : NULL;
     FL_T *per = (FL_T *)a->per_sample;
     const FL_T gamma = (FL_T)a->param[1];
     const double alpha = a->param[2];
@@ -575,6 +591,7 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
         const FL_T *restrict z = z0 + i * C;
         const FL_T *restrict t = t0 + i * C;
         FL_T *restrict g = g0 ? g0 + i * C : NULL;
+        FL_T *restrict hs = h0 ? h0 + i * C : NULL;
         const double wi = a->sample_weight ? a->sample_weight[i] : 1.0;
 
         /* pass 1: max and NaN flag (the max comparison skips NaN) */
@@ -589,6 +606,7 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
         if (bad || mx == (FL_T)-INFINITY) {
             row = NAN;
             if (g) for (ptrdiff_t k = 0; k < C; ++k) g[k] = (FL_T)NAN;
+            if (hs) for (ptrdiff_t k = 0; k < C; ++k) hs[k] = (FL_T)NAN;
         } else {
             /* pass 2: n_max and the sum of the other exponentials */
             double rest = 0.0, n_max = 0.0;
@@ -606,12 +624,48 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
             const FL_T inv_sT = (FL_T)(1.0 / s), log_sT = (FL_T)log_s;
             const FL_T p_maxT = (FL_T)(1.0 / s), q_maxT = (FL_T)q_max, r_maxT = (FL_T)r_max;
 
-            /* pass 3: loss, and c_k parked in the gradient row */
+            /* pass 3: loss; c_k parked in the gradient row, e_k in the Hessian row */
             double l = 0.0, csum = 0.0;
-            if (g) {
+            if (hs) {
+                const int unique = n_max == 1.0;
+                double d_other = 0.0, d_top = 0.0;
+#pragma omp simd reduction(+:l, csum, d_other, d_top)
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const FL_FN(cfocal_terms_t) lc = FL_FN(cfocal_terms)(
+                        z[k], t[k], mx, gamma, inv_sT, log_sT, p_maxT, q_maxT, r_maxT);
+                    l += (double)lc.loss;
+                    g[k] = lc.c;
+                    hs[k] = lc.e;
+                    csum += (double)lc.c;
+                    const int top = z[k] == mx;
+                    /* the unique max keeps e (its d may be unbounded); all others d = e/q^2 */
+                    const FL_T dk = top && unique ? lc.e : lc.e / (lc.q * lc.q);
+                    d_other += top ? 0.0 : (double)dk;
+                    d_top += top ? (double)dk : 0.0;
+                }
+                /* pass 4: gradient and Hessian */
+                const FL_T ga = (FL_T)(alpha * a->scale * wi);
+                const FL_T gc = (FL_T)(alpha * a->scale * wi * csum);
+                const FL_T cT = (FL_T)csum, dOT = (FL_T)d_other, dTT = (FL_T)d_top;
+#pragma omp simd
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const int top = z[k] == mx;
+                    const FL_T p = top ? p_maxT : FL_EXP(z[k] - mx) * inv_sT;
+                    const FL_T q = top ? q_maxT : (FL_T)1 - p;
+                    const FL_T ek = hs[k];
+                    const FL_T dk = top && unique ? (FL_T)0 : ek / (q * q);
+                    /* D - d_k, the unique max's d entering as e_top (p_k / q_top)^2 */
+                    const FL_T rho = top || !(q_maxT > 0) ? (FL_T)0 : p / q_maxT;
+                    const FL_T dm = (top ? dOT : dOT - dk)
+                        + (unique ? (FL_T)0 : dTT - (top ? dk : (FL_T)0));
+                    const FL_T from_top = unique && !top ? dTT * rho * rho : (FL_T)0;
+                    hs[k] = ga * (ek + p * p * dm + from_top - p * q * cT);
+                    g[k] = ga * g[k] - gc * p;
+                }
+            } else if (g) {
 #pragma omp simd reduction(+:l, csum)
                 for (ptrdiff_t k = 0; k < C; ++k) {
-                    const FL_FN(cfocal_pair) lc = FL_FN(cfocal_terms)(
+                    const FL_FN(cfocal_terms_t) lc = FL_FN(cfocal_terms)(
                         z[k], t[k], mx, gamma, inv_sT, log_sT, p_maxT, q_maxT, r_maxT);
                     l += (double)lc.loss;
                     g[k] = lc.c;
