@@ -302,33 +302,38 @@ FL_INLINE fl_result FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
 }
 
 #ifndef FL_SHORT_ROW
-#define FL_SHORT_ROW 32          /* rows this short (classes) take the across-rows path */
+#define FL_SHORT_ROW 16          /* rows this short (classes) take the across-rows path */
 #endif
 #define FL_SHORT_ROWS 512        /* rows of one sub-block of the across-rows path, at most */
 
 /*
- * Sparse softmax cross-entropy on short rows (C <= FL_SHORT_ROW classes), vectorised across
- * rows instead of along them: a 10-class row is shorter than one AVX-512 vector, so the row
- * loops of softmax_block run in their scalar remainders and the per-row reductions, the libm
- * log and the loop set-up cost more than the maths (about 80 ns a row at 10 classes).  Here a
- * sub-block of n rows is transposed into zt[k * n + i] (one strided load per element), and
- * every step is a vector loop over the rows or one flat loop over the block:
- *   1. row max m_i (NaN skipped, as softmax_block) and, with label smoothing, the logit sum;
- *   2. zt -= m (0 for an infinite max), exp over the whole block, s_i = sum_k e (double);
- *   3. lse_i = m_i + log s_i (the vectorised double log), 1 / s_i;
- *   4. per row, scalar: label read and checked once, weights, loss;
+ * Softmax cross-entropy on short rows (C <= FL_SHORT_ROW = 16 classes), vectorised across rows
+ * instead of along them: a 10-class row is shorter than one AVX-512 vector, so the row loops
+ * of softmax_block run in their scalar remainders and the per-row reductions, the libm log
+ * and the loop set-up cost more than the maths (about 80 ns a row at 10 classes).  Here a
+ * sub-block of n rows is transposed into zt[k * n + i] (and the targets into tt), and every
+ * step is a vector loop over the rows or one flat loop over the block:
+ *   1. row max m_i (NaN skipped, as softmax_block) and the side sum (target mass, or the
+ *      logit sum for sparse label smoothing);
+ *   2. et = exp(zt - m) (m taken as 0 for an infinite max) over the whole block, and
+ *      s_i = sum_k et (double);
+ *   3. lse_i = m_i + log s_i (fl_vmath's double log), 1 / s_i; dense targets: the loss
+ *      sum_k t'_k (lse_i - z_ik) over the classes with t'_k != 0;
+ *   4. per row, scalar: (sparse) the label read and checked once, weights, loss, scales;
  *   5. Hessian and gradient from the transposed exponentials, stored back to the rows;
- *   6. per row, in order: the label's -gs (1 - s) term, rows with an ignored or bad label
- *      zeroed, rows with an infinite max replaced by their limit, the sum of losses.
+ *   6. per row, in order: (sparse) the label's -gs (1 - s) term, rows with an ignored or bad
+ *      label zeroed, rows with an infinite max replaced by their limit, the sum of losses.
  * The per-row arithmetic is that of softmax_block (the same formulas, in the same dtypes);
- * only the order of the k-sums (sequential here) and the log (fl_vmath's, a few ulp) differ.
- * Every row is computed alone, so the result does not depend on how rows are grouped.
+ * only the order of the k-sums (sequential here) and the log (a few ulp) differ.  Every row
+ * is computed alone, so the result does not depend on how rows are grouped.
  */
-static fl_result FL_FN(scce_short_block)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
+FL_INLINE fl_result FL_FN(softmax_short_block)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                                               const int sparse)
 {
     const ptrdiff_t C = a->k;
     const FL_T *z0 = (const FL_T *)a->y_pred;
-    const int64_t *labels = (const int64_t *)a->y_true;
+    const FL_T *t0 = sparse ? NULL : (const FL_T *)a->y_true;
+    const int64_t *labels = sparse ? (const int64_t *)a->y_true : NULL;
     FL_T *g0 = (FL_T *)a->grad;
     FL_T *h0 = g0 ? (FL_T *)a->hess : NULL;
     FL_T *per = (FL_T *)a->per_sample;
@@ -337,12 +342,12 @@ static fl_result FL_FN(scce_short_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
     const FL_T off = (FL_T)(smooth / (double)C);
     const ptrdiff_t R = FL_SOFTMAX_CHUNK / C < FL_SHORT_ROWS ? FL_SOFTMAX_CHUNK / C
                                                               : FL_SHORT_ROWS;
-    FL_T zt[FL_SOFTMAX_CHUNK];
+    FL_T zt[FL_SOFTMAX_CHUNK], et[FL_SOFTMAX_CHUNK], tt[FL_SOFTMAX_CHUNK];
     int32_t ix[FL_SHORT_ROWS];
     FL_T m[FL_SHORT_ROWS], mm[FL_SHORT_ROWS], a1[FL_SHORT_ROWS], b1[FL_SHORT_ROWS];
     FL_T hp[FL_SHORT_ROWS], is[FL_SHORT_ROWS];
     double sum[FL_SHORT_ROWS], side[FL_SHORT_ROWS], lse[FL_SHORT_ROWS], inv[FL_SHORT_ROWS];
-    double rowv[FL_SHORT_ROWS], gsv[FL_SHORT_ROWS];
+    double rowv[FL_SHORT_ROWS], wv[FL_SHORT_ROWS];
     int64_t yv[FL_SHORT_ROWS];
     unsigned char kind[FL_SHORT_ROWS];      /* 0 normal, 1 ignored or bad label, 2 limit */
     double acc = 0.0;
@@ -352,24 +357,35 @@ static fl_result FL_FN(scce_short_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
     for (ptrdiff_t i0 = r0; i0 < r1; i0 += R) {
         const ptrdiff_t n = i0 + R < r1 ? R : r1 - i0;
         const FL_T *restrict z = z0 + i0 * C;
+        const FL_T *restrict t = sparse ? NULL : t0 + i0 * C;
 
-        /* 1. transpose, row max (and logit sum) */
+        /* 1. transpose, row max, side sums */
         for (ptrdiff_t k = 0; k < C; ++k) {
             FL_T *restrict col = zt + k * n;
 #pragma omp simd
             for (ptrdiff_t i = 0; i < n; ++i) col[i] = z[ix[i] + k];
+            if (!sparse) {
+                FL_T *restrict tcol = tt + k * n;
+#pragma omp simd
+                for (ptrdiff_t i = 0; i < n; ++i) tcol[i] = t[ix[i] + k];
+            }
         }
 #pragma omp simd
         for (ptrdiff_t i = 0; i < n; ++i) {
             m[i] = (FL_T)-INFINITY;
             side[i] = 0.0;
             sum[i] = 0.0;
+            rowv[i] = 0.0;
         }
         for (ptrdiff_t k = 0; k < C; ++k) {
             const FL_T *restrict col = zt + k * n;
+            const FL_T *restrict tcol = tt + k * n;
 #pragma omp simd
             for (ptrdiff_t i = 0; i < n; ++i) m[i] = col[i] > m[i] ? col[i] : m[i];
-            if (smooth != 0.0) {
+            if (!sparse) {
+#pragma omp simd
+                for (ptrdiff_t i = 0; i < n; ++i) side[i] += (double)tcol[i];
+            } else if (smooth != 0.0) {
 #pragma omp simd
                 for (ptrdiff_t i = 0; i < n; ++i) side[i] += (double)col[i];
             }
@@ -379,45 +395,60 @@ static fl_result FL_FN(scce_short_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
         for (ptrdiff_t i = 0; i < n; ++i)
             mm[i] = (m[i] == (FL_T)INFINITY || m[i] == (FL_T)-INFINITY) ? (FL_T)0 : m[i];
         for (ptrdiff_t k = 0; k < C; ++k) {
-            FL_T *restrict col = zt + k * n;
-#pragma omp simd
-            for (ptrdiff_t i = 0; i < n; ++i) col[i] -= mm[i];
-        }
-        FL_FN(exp_inplace)(zt, n * C);
-        for (ptrdiff_t k = 0; k < C; ++k) {
             const FL_T *restrict col = zt + k * n;
+            FL_T *restrict ecol = et + k * n;
 #pragma omp simd
-            for (ptrdiff_t i = 0; i < n; ++i) sum[i] += (double)col[i];
+            for (ptrdiff_t i = 0; i < n; ++i) ecol[i] = col[i] - mm[i];
         }
-        /* 3. log-sum-exp */
+        FL_FN(exp_inplace)(et, n * C);
+        for (ptrdiff_t k = 0; k < C; ++k) {
+            const FL_T *restrict ecol = et + k * n;
+#pragma omp simd
+            for (ptrdiff_t i = 0; i < n; ++i) sum[i] += (double)ecol[i];
+        }
+        /* 3. log-sum-exp; dense targets: the loss */
 #pragma omp simd
         for (ptrdiff_t i = 0; i < n; ++i) {
             lse[i] = (double)m[i] + fl_log_f64(sum[i]);
             inv[i] = 1.0 / sum[i];
         }
-        /* 4. labels, weights, losses (scalar, once per row) */
-        for (ptrdiff_t i = 0; i < n; ++i) {
-            const int64_t y = fl_read_label(labels, i0 + i);
-            const int ignored = a->has_ignore && y == a->ignore_index;
-            yv[i] = y;
-            if (ignored || fl_bad_label(y, C)) {
-                flags |= ignored ? 0 : FL_ERR_LABEL;
-                kind[i] = 1;
-                a1[i] = b1[i] = hp[i] = is[i] = 0;
-                continue;
+        if (!sparse) {
+            for (ptrdiff_t k = 0; k < C; ++k) {
+                const FL_T *restrict col = zt + k * n;
+                const FL_T *restrict tcol = tt + k * n;
+#pragma omp simd
+                for (ptrdiff_t i = 0; i < n; ++i) {
+                    const FL_T tk = tcol[i] * keep + off;
+                    rowv[i] += tk != 0 ? (double)tk * (lse[i] - (double)col[i]) : 0.0;
+                }
             }
+        }
+        /* 4. labels, weights, losses, scales (scalar, once per row) */
+        for (ptrdiff_t i = 0; i < n; ++i) {
             double wi = a->sample_weight ? a->sample_weight[i0 + i] : 1.0;
-            if (a->class_weight) wi *= a->class_weight[y];
-            const double gs = a->scale * wi;
-            gsv[i] = wi;
             kind[i] = (m[i] == (FL_T)INFINITY || m[i] == (FL_T)-INFINITY) ? 2 : 0;
-            const double zy = (double)z[i * C + y];
-            rowv[i] = smooth != 0.0
-                ? lse[i] - (1.0 - smooth) * zy - smooth / (double)C * side[i]
-                : lse[i] - zy;
-            a1[i] = (FL_T)(gs * inv[i]);
-            b1[i] = (FL_T)gs * off;
-            hp[i] = (FL_T)gs;
+            if (sparse) {
+                const int64_t y = fl_read_label(labels, i0 + i);
+                const int ignored = a->has_ignore && y == a->ignore_index;
+                yv[i] = y;
+                if (ignored || fl_bad_label(y, C)) {
+                    flags |= ignored ? 0 : FL_ERR_LABEL;
+                    kind[i] = 1;
+                    a1[i] = b1[i] = hp[i] = is[i] = 0;
+                    continue;
+                }
+                if (a->class_weight) wi *= a->class_weight[y];
+                const double zy = (double)z[i * C + y];
+                rowv[i] = smooth != 0.0
+                    ? lse[i] - (1.0 - smooth) * zy - smooth / (double)C * side[i]
+                    : lse[i] - zy;
+            }
+            const double gs = a->scale * wi;
+            const double tm = sparse ? 1.0 : side[i] * (1.0 - smooth) + smooth;
+            wv[i] = wi;
+            a1[i] = (FL_T)(gs * tm * inv[i]);
+            b1[i] = sparse ? (FL_T)gs * off : (FL_T)gs;
+            hp[i] = (FL_T)(gs * tm);
             is[i] = (FL_T)inv[i];
         }
         /* 5. Hessian and gradient, back to the rows */
@@ -426,18 +457,25 @@ static fl_result FL_FN(scce_short_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
             if (h0) {
                 FL_T *restrict hs = h0 + i0 * C;
                 for (ptrdiff_t k = 0; k < C; ++k) {
-                    const FL_T *restrict col = zt + k * n;
+                    const FL_T *restrict ecol = et + k * n;
 #pragma omp simd
                     for (ptrdiff_t i = 0; i < n; ++i) {
-                        const FL_T pk = col[i] * is[i];
+                        const FL_T pk = ecol[i] * is[i];
                         hs[ix[i] + k] = hp[i] * (pk * ((FL_T)1 - pk));
                     }
                 }
             }
             for (ptrdiff_t k = 0; k < C; ++k) {
-                const FL_T *restrict col = zt + k * n;
+                const FL_T *restrict ecol = et + k * n;
+                const FL_T *restrict tcol = tt + k * n;
+                if (sparse) {
 #pragma omp simd
-                for (ptrdiff_t i = 0; i < n; ++i) g[ix[i] + k] = col[i] * a1[i] - b1[i];
+                    for (ptrdiff_t i = 0; i < n; ++i) g[ix[i] + k] = ecol[i] * a1[i] - b1[i];
+                } else {
+#pragma omp simd
+                    for (ptrdiff_t i = 0; i < n; ++i)
+                        g[ix[i] + k] = ecol[i] * a1[i] - b1[i] * (tcol[i] * keep + off);
+                }
             }
         }
         /* 6. per row, in order */
@@ -450,12 +488,14 @@ static fl_result FL_FN(scce_short_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
                 if (per) per[i0 + i] = 0;
                 continue;
             }
-            const double wi = gsv[i];
+            const double wi = wv[i];
             const double gs = a->scale * wi;
             double row = rowv[i];
             if (kind[i] == 2)
-                row = FL_FN(softmax_row_limit)(z + i * C, NULL, yv[i], C, smooth, g, hs, gs, m[i]);
-            else if (g)
+                row = FL_FN(softmax_row_limit)(z + i * C, sparse ? NULL : t + i * C,
+                                               sparse ? yv[i] : -1, C, smooth, g, hs, gs,
+                                               m[i]);
+            else if (sparse && g)
                 g[yv[i]] -= (FL_T)gs * keep;
             if (per) per[i0 + i] = (FL_T)(row * wi);
             acc += row * wi;
@@ -466,12 +506,13 @@ static fl_result FL_FN(scce_short_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
 
 static fl_result FL_FN(cce_logit)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
+    if (a->k <= FL_SHORT_ROW) return FL_FN(softmax_short_block)(a, r0, r1, 0);
     return FL_FN(softmax_block)(a, r0, r1, 0);
 }
 
 static fl_result FL_FN(scce_logit)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
-    if (a->k <= FL_SHORT_ROW) return FL_FN(scce_short_block)(a, r0, r1);
+    if (a->k <= FL_SHORT_ROW) return FL_FN(softmax_short_block)(a, r0, r1, 1);
     return FL_FN(softmax_block)(a, r0, r1, 1);
 }
 
