@@ -752,18 +752,18 @@ FL_ELEMENTWISE_KERNEL(categorical_focal_prob, 0, FL_PRED_PROB)
  * with no cancellation, and log p / q -> -1 is used when q is exactly 0.  Elsewhere p <= 1/2,
  * so q = 1 - p is exact enough.  A row with a NaN, or all logits -inf, is NaN; a +inf logit
  * gives the limit (the max logits share the mass, the others get p = 0).
- * Passes per row: 1 max and NaN flag, 2 the sum `rest`, 3 loss, c and e (c parked in the
- * gradient row, e in the Hessian row), 4 gradient and Hessian (the exponentials recomputed
- * rather than stored).
+ * Passes per row: 1 max and NaN flag, 2 the sum `rest` (the exponentials parked in the
+ * gradient row), 3 loss, c and e (c replacing them in the gradient row, e in the Hessian
+ * row), 4 gradient and Hessian (the exponentials recomputed rather than stored).
  */
 typedef struct { FL_T loss, c, e, p, q; } FL_FN(cfocal_terms_t);
 
-FL_INLINE FL_FN(cfocal_terms_t) FL_FN(cfocal_terms)(FL_T z, FL_T tk, FL_T mx, FL_T gamma,
-                                                    FL_T inv_s, FL_T log_s, FL_T p_max,
-                                                    FL_T q_max, FL_T r_max)
+FL_INLINE FL_FN(cfocal_terms_t) FL_FN(cfocal_terms)(FL_T z, FL_T e, FL_T tk, FL_T mx,
+                                                    FL_T gamma, FL_T inv_s, FL_T log_s,
+                                                    FL_T p_max, FL_T q_max, FL_T r_max)
 {
+    /* e = exp(z - mx), from pass 2 */
     const int top = z == mx;
-    const FL_T e = FL_EXP(z - mx);
     const FL_T p = top ? p_max : e * inv_s;
     const FL_T q = top ? q_max : (FL_T)1 - p;
     const FL_T lp = top ? -log_s : (z - mx) - log_s;
@@ -815,11 +815,21 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
         } else {
             /* pass 2: n_max and the sum of the other exponentials */
             double rest = 0.0, n_max = 0.0;
+            if (g) {            /* the exponentials parked in the gradient row for pass 3 */
 #pragma omp simd reduction(+:rest, n_max)
-            for (ptrdiff_t k = 0; k < C; ++k) {
-                const FL_T e = FL_EXP(z[k] - mx);
-                rest += z[k] < mx ? (double)e : 0.0;
-                n_max += z[k] == mx ? 1.0 : 0.0;
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const FL_T e = FL_EXP(z[k] - mx);
+                    g[k] = e;
+                    rest += z[k] < mx ? (double)e : 0.0;
+                    n_max += z[k] == mx ? 1.0 : 0.0;
+                }
+            } else {
+#pragma omp simd reduction(+:rest, n_max)
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const FL_T e = FL_EXP(z[k] - mx);
+                    rest += z[k] < mx ? (double)e : 0.0;
+                    n_max += z[k] == mx ? 1.0 : 0.0;
+                }
             }
             const double x = (n_max - 1.0) + rest;           /* S - 1 */
             const double s = 1.0 + x;
@@ -837,7 +847,7 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
 #pragma omp simd reduction(+:l, csum, d_other, d_top)
                 for (ptrdiff_t k = 0; k < C; ++k) {
                     const FL_FN(cfocal_terms_t) lc = FL_FN(cfocal_terms)(
-                        z[k], t[k], mx, gamma, inv_sT, log_sT, p_maxT, q_maxT, r_maxT);
+                        z[k], g[k], t[k], mx, gamma, inv_sT, log_sT, p_maxT, q_maxT, r_maxT);
                     l += (double)lc.loss;
                     g[k] = lc.c;
                     hs[k] = lc.e;
@@ -871,7 +881,7 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
 #pragma omp simd reduction(+:l, csum)
                 for (ptrdiff_t k = 0; k < C; ++k) {
                     const FL_FN(cfocal_terms_t) lc = FL_FN(cfocal_terms)(
-                        z[k], t[k], mx, gamma, inv_sT, log_sT, p_maxT, q_maxT, r_maxT);
+                        z[k], g[k], t[k], mx, gamma, inv_sT, log_sT, p_maxT, q_maxT, r_maxT);
                     l += (double)lc.loss;
                     g[k] = lc.c;
                     csum += (double)lc.c;
@@ -887,8 +897,9 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
             } else {
 #pragma omp simd reduction(+:l)
                 for (ptrdiff_t k = 0; k < C; ++k) {
-                    l += (double)FL_FN(cfocal_terms)(z[k], t[k], mx, gamma, inv_sT, log_sT,
-                                                     p_maxT, q_maxT, r_maxT).loss;
+                    l += (double)FL_FN(cfocal_terms)(z[k], FL_EXP(z[k] - mx), t[k], mx, gamma,
+                                                     inv_sT, log_sT, p_maxT, q_maxT,
+                                                     r_maxT).loss;
                 }
             }
             row = alpha != 0.0 ? alpha * l : (l == l ? 0.0 : l);
