@@ -149,11 +149,17 @@ def test_env(**extra):
 
 
 def _absolute(arg):
-    """A repository-relative path argument (tests/..., bench/...) made absolute."""
+    """A repository-relative path argument (tests/..., bench/...) made absolute: one that
+    exists, or one to be created in a folder that exists (``--out bench/out`` on a fresh
+    clone), since the jobs run in tests/, not in the repository root."""
     if arg.startswith("-") or os.path.isabs(arg):
         return arg
-    path = os.path.join(ROOT, arg.split("::")[0])
-    return os.path.join(ROOT, arg) if os.path.exists(path) else arg
+    path = arg.split("::")[0]
+    parent = os.path.dirname(path.rstrip("/"))
+    if os.path.exists(os.path.join(ROOT, path)) or (
+            parent and os.path.isdir(os.path.join(ROOT, parent))):
+        return os.path.join(ROOT, arg)
+    return arg
 
 
 def run(cmd, env, label=""):

@@ -40,10 +40,13 @@ How
       ``attempts`` times, within a retry allowance per worker), the least disturbed one is
       kept, and the report marks it if it is still disturbed.
 
-Outputs (to ``--out``): ``full.json``/``full.md``/``plots/*.png`` for the full run,
-``quick.json``/``quick.md`` for ``--quick``, ``catalogue.json``/``catalogue.md`` for
-``--catalogue`` (the losses beyond the core six: fastloss, NumPy formula, PyTorch; one
-size, float32, one thread); the markdown table is printed to stdout.
+Outputs (to ``--out``, default ``bench/out/``, which git ignores; the committed results
+are written only when asked for, ``--out bench/results``): ``full.json``/``full.md``/
+``plots/*.png`` for the full run, ``quick.json``/``quick.md``/``plots/quick_*.png`` for
+``--quick``, ``catalogue.json``/``catalogue.md`` for ``--catalogue`` (the losses beyond the
+core six: fastloss, NumPy formula, PyTorch; one size, float32, one thread).  The markdown
+holds every peer's column; stdout gets a compact table within 100 columns (fastloss, the
+best peer, their ratio), the wrapped notes, and the folder and files written.
 """
 import datetime
 import gc
@@ -169,6 +172,11 @@ def display_name(loss):
         return workload_info(loss)[2]
     except (ValueError, TypeError):
         return loss
+
+#: Where a run writes unless told (``--out``): an untracked folder of the repository, so
+#: that the main job never overwrites the committed results in bench/results.
+DEFAULT_OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "bench", "out")
 
 MODES = {
     "full": dict(
@@ -738,8 +746,8 @@ def machine_info():
 
 
 def run(mode="full", threads=None, peers=None, losses=None, dtypes=None, budget=None,
-        rounds=None, out_dir="bench/results", plots=True, command=None, log=sys.stderr):
-    """Run the benchmark, write JSON + markdown (+ plots for the full run); the result."""
+        rounds=None, out_dir=DEFAULT_OUT, plots=True, command=None, log=sys.stderr):
+    """Run the benchmark, write JSON + markdown + plots; the result."""
     import fastloss
 
     import report
@@ -797,11 +805,11 @@ def run(mode="full", threads=None, peers=None, losses=None, dtypes=None, budget=
     result["duration_s"] = round(time.time() - start, 1)
     result["machine"]["load_average_at_end"] = (list(os.getloadavg())
                                                 if hasattr(os, "getloadavg") else None)
-    report.write_outputs(result, out_dir, plots=plots and mode == "full", log=log)
+    report.write_outputs(result, out_dir, plots=plots, log=log)
     return result
 
 
-def run_catalogue(losses=None, budget=None, out_dir="bench/results", command=None,
+def run_catalogue(losses=None, budget=None, out_dir=DEFAULT_OUT, command=None,
                   log=sys.stderr):
     """Catalogue mode: value_and_grad of every loss of :func:`catalogue_losses` (the
     built-in losses of ``fastloss.available()`` beyond the core six) at one medium size, float32, one thread,
@@ -864,7 +872,7 @@ def add_arguments(parser):
     """The options of ``python bench/run.py``."""
     parser.add_argument("--quick", action="store_true",
                         help="the ~1-minute run: six losses, two sizes, float32, default "
-                             "threads (writes quick.json/quick.md)")
+                             "threads (writes quick.json/quick.md and plots)")
     parser.add_argument("--catalogue", action="store_true",
                         help="every built-in loss beyond the core six (derived from "
                              "fastloss.available()), one "
@@ -875,8 +883,9 @@ def add_arguments(parser):
                         help="thread configurations: integers, 'all' (every available core) "
                              "or 'default' (library defaults); e.g. --threads 1 all "
                              "(full run default: 1 all; quick: default)")
-    parser.add_argument("--out", default=os.path.join("bench", "results"),
-                        help="output directory (default: bench/results)")
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help="output directory (default: bench/out in the repository, "
+                             "untracked; the committed results: --out bench/results)")
     parser.add_argument("--peers", help=f"comma-separated subset of {', '.join(PEERS)} "
                                         "(fastloss and the bandwidth reference always run)")
     parser.add_argument("--losses", help=f"comma-separated subset of {', '.join(LOSSES)}")
@@ -914,7 +923,7 @@ def run_from_args(args, argv):
         with open(args.from_json) as f:
             result = json.load(f)
         report.write_outputs(result, args.out, plots=not args.no_plots and
-                             result["mode"] == "full", log=sys.stderr)
+                             result["mode"] != "catalogue", log=sys.stderr)
         return 0
     losses = _split(args.losses)
     command = " ".join(["python bench/run.py"] + [shlex.quote(_portable(a)) for a in argv])

@@ -4,6 +4,7 @@ re-render a run without measuring again."""
 import json
 import os
 import sys
+import textwrap
 
 from harness import display_name
 
@@ -80,6 +81,46 @@ def best_rival(row, columns):
     return min(timed, key=lambda pt: pt[1]) if timed else None
 
 
+def row_disturbed(result, row, best):
+    """True if the row's fastloss cell or its best peer's cell is still disturbed (after
+    the harness's re-takes): such a row reports no ratio and counts in no summary."""
+    cells = row["cells"]
+    return (_disturbed(result, cells.get("fastloss"))
+            or (best is not None and _disturbed(result, cells.get(best[0]))))
+
+
+def summary(result):
+    """Where fastloss is first, over the rows that can be compared: a dict with ``rows``
+    (fastloss and at least one peer timed, neither disturbed), ``first`` (of those, rows
+    where every peer is slower than fastloss) and ``disturbed`` (rows left out because
+    fastloss's or the best peer's measurement is disturbed)."""
+    columns = peer_columns(result)
+    counted = first = disturbed = 0
+    for row in rows(result):
+        fl, best = _time(row["cells"].get("fastloss")), best_rival(row, columns)
+        if fl is None or best is None:
+            continue
+        if row_disturbed(result, row, best):
+            disturbed += 1
+            continue
+        counted += 1
+        first += best[1] > fl
+    return {"rows": counted, "first": first, "disturbed": disturbed}
+
+
+def _summary_note(result):
+    s = summary(result)
+    if not s["rows"] and not s["disturbed"]:
+        return []
+    text = (f"- fastloss is first (every peer slower) on {s['first']} of {s['rows']} rows")
+    if s["disturbed"]:
+        text += (f"; {s['disturbed']} more row{'s' if s['disturbed'] > 1 else ''}, whose "
+                 f"fastloss or best-peer measurement is disturbed ({DISTURBED}), "
+                 f"{'are' if s['disturbed'] > 1 else 'is'} not counted and show"
+                 f"{'' if s['disturbed'] > 1 else 's'} no ratio")
+    return [text + "."]
+
+
 # --------------------------------------------------------------------------------------
 # Markdown
 # --------------------------------------------------------------------------------------
@@ -135,7 +176,11 @@ def times_table(result):
 
     def best(row, fl, bw):
         b = best_rival(row, columns)
-        return f"{_ratio(b[1] / fl)} ({b[0]})" if b and fl else "-"
+        if not (b and fl):
+            return "-"
+        if row_disturbed(result, row, b):
+            return f"disturbed{DISTURBED} ({b[0]})"
+        return f"{_ratio(b[1] / fl)} ({b[0]})"
 
     def fl_bw(row, fl, bw):
         return _ratio(fl / bw) if fl and bw else "-"
@@ -175,6 +220,8 @@ def _notes(result):
                    f"busy (up to {worst:.2f} cores; the least disturbed of up to "
                    f"{result['settings'].get('attempts', 1)} attempts is shown): treat them "
                    f"with care.")
+    if result.get("mode") != "catalogue":
+        out += _summary_note(result)
     for m in result["measurements"]:
         where = f"{m['loss']} {_shape_label(m['shape'])} {m['dtype']}"
         if m["status"] == "skipped":
@@ -310,7 +357,9 @@ def markdown(result):
         f"{_rounds_text(result)}; in brackets the peer's time as a "
         "multiple of fastloss's (above 1: fastloss is faster).  *best peer / fastloss*: "
         "the fastest peer that passed the correctness check, over fastloss (above 1: "
-        "fastloss wins).  *bandwidth ref*: `np.add(a, b, out=c)` on arrays of the "
+        f"fastloss wins; *disturbed{DISTURBED}* instead of a ratio where fastloss's or "
+        "that peer's measurement is disturbed: such rows count in no summary).  "
+        "*bandwidth ref*: `np.add(a, b, out=c)` on arrays of the "
         "prediction's size and dtype (one thread), the memory traffic of a fused "
         "elementwise pass.  Peers that disagree with fastloss are marked **wrong** and not "
         "timed; n/a: the peer has no such loss.  Threads: `1` (the worker process is pinned "
@@ -333,6 +382,115 @@ def markdown(result):
     if plots:
         lines += ["", "Plots: " + ", ".join(f"[{os.path.basename(p)}]({p})" for p in plots)]
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# Terminal
+# --------------------------------------------------------------------------------------
+
+WIDTH = 100     # the terminal report fits in this many columns
+
+
+def compact_table(result):
+    """The terminal's table, plain text within :data:`WIDTH` columns: per row fastloss's
+    time, the fastest peer that passed the correctness check, its time and that time over
+    fastloss's ("best / fastloss", the markdown's "best peer / fastloss"; ``disturbed``
+    instead of a ratio when either measurement is, see :func:`row_disturbed`).  Every
+    peer's column stays in the markdown file."""
+    columns = peer_columns(result)
+    header = ["workload", "size", "dtype", "threads", "fastloss", "best peer", "its time",
+              "best / fastloss"]
+    body = []
+    for row in rows(result):
+        fl_cell = row["cells"].get("fastloss")
+        fl = _time(fl_cell)
+        b = best_rival(row, columns)
+        fl_text = (fmt_time(fl) + (DISTURBED if _disturbed(result, fl_cell) else "")
+                   if fl is not None else _status_cell(fl_cell))
+        if b is None:
+            peer = peer_time = ratio = "-"
+        else:
+            peer = b[0]
+            peer_time = fmt_time(b[1]) + (
+                DISTURBED if _disturbed(result, row["cells"].get(b[0])) else "")
+            ratio = ("-" if fl is None else "disturbed" if row_disturbed(result, row, b)
+                     else _ratio(b[1] / fl))
+        body.append([display_name(row["loss"]), _shape_label(row["shape"]), row["dtype"],
+                     row["threads"], fl_text, peer, peer_time, ratio])
+    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+    over = sum(widths) + 2 * (len(widths) - 1) - WIDTH
+    if over > 0:                        # a long workload name is cut, not the table wrapped
+        widths[0] = max(len(header[0]), widths[0] - over)
+        for r in body:
+            if len(r[0]) > widths[0]:
+                r[0] = r[0][:widths[0] - 1] + "…"
+    right = {4, 6, 7}                   # times and ratios are right-aligned
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return "\n".join([line(header), line(["-" * w for w in widths])] +
+                     [line(r) for r in body])
+
+
+def _plain(text):
+    """Markdown prose as terminal text: no emphasis stars, no code backticks."""
+    return text.replace("**", "").replace("`", "")
+
+
+def _wrapped(lines, indent=""):
+    out = []
+    for text in lines:
+        text = _plain(text).rstrip()
+        first, rest = ("- ", "  ") if text.startswith("- ") else ("", indent)
+        out += textwrap.wrap(text[len(first):] if first else text, WIDTH,
+                             initial_indent=first, subsequent_indent=rest,
+                             break_on_hyphens=False) or [""]
+    return out
+
+
+def _display_path(path):
+    """``path`` as the user should read it: relative to the working directory when it is
+    inside it, else relative to the repository root when it is inside the repository."""
+    path = os.path.abspath(path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for base in (os.getcwd(), root):
+        if os.path.commonpath([base, path]) == base:
+            return os.path.relpath(path, base)
+    return path
+
+
+def terminal_text(result, out_dir, files):
+    """What the run prints: the header, the compact table (or the catalogue's table), the
+    notes, all within :data:`WIDTH` columns, and at the end the output folder and the
+    files written there (``files``: paths relative to ``out_dir``)."""
+    mode = result["mode"]
+    title = {"quick": "Quick benchmark", "full": "Benchmark",
+             "catalogue": "Catalogue benchmark"}.get(mode, "Benchmark")
+    header = _header(result, f"fastloss: {title.lower()} against its peers")
+    lines = _wrapped([header[0]] + header[2:], indent="    ")
+    lines.append("")
+    if mode == "catalogue":
+        lines += _wrapped([
+            "Median time of one call computing the mean loss and its gradients, fastloss "
+            "against the NumPy formula and PyTorch; in brackets the peer's time over "
+            "fastloss's (above 1: fastloss is faster)."])
+        lines += ["", catalogue_table(result)]
+    else:
+        lines += _wrapped([
+            "Median time of one call computing the mean loss and its gradient w.r.t. the "
+            "prediction. best peer: the fastest peer that passed the correctness check; "
+            "best / fastloss above 1: fastloss is faster. Every peer's time and the "
+            f"bandwidth reference are in {mode}.md."])
+        lines += ["", compact_table(result)]
+    notes = _notes(result)
+    if notes:
+        lines += ["", "Notes:"] + _wrapped(notes)
+    where = _display_path(out_dir)
+    lines += ["", f"Wrote to {where}{os.sep}:"]
+    lines += textwrap.wrap(", ".join(files), WIDTH, initial_indent="  ",
+                           subsequent_indent="  ", break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------
@@ -370,6 +528,8 @@ def bar_chart(result, loss, path):
                 if fl and t:
                     xs.append(i + (j - (len(columns) - 1) / 2) * width)
                     ys.append(t / fl)
+            if not xs:                  # no such loss (n/a): no empty legend entry
+                continue
             label = "bandwidth ref" if peer == REFERENCE else peer
             ax.bar(xs, ys, width, label=label, color=PEER_COLORS.get(peer),
                    hatch="//" if peer == REFERENCE else None,
@@ -389,34 +549,39 @@ def bar_chart(result, loss, path):
 
 def size_chart(result, threads, path):
     """Time per call against elements (log-log): one panel per (dtype, loss), one line per
-    peer, the bandwidth reference dashed."""
+    peer, the bandwidth reference dashed.  One row of panels per dtype; a single dtype (the
+    quick run) is laid out three panels a row."""
     plt = _pyplot()
     columns = ["fastloss"] + peer_columns(result) + [REFERENCE]
     rs = [r for r in rows(result) if r["threads"] == threads]
     losses = list(dict.fromkeys(r["loss"] for r in rs))
     dtypes = list(dict.fromkeys(r["dtype"] for r in rs))
-    fig, axes = plt.subplots(len(dtypes), len(losses), figsize=(4 * len(losses),
-                             3.6 * len(dtypes)), squeeze=False)
-    for a, dtype in enumerate(dtypes):
-        for b, loss in enumerate(losses):
-            ax = axes[a][b]
-            group = [r for r in rs if r["loss"] == loss and r["dtype"] == dtype]
-            for peer in columns:
-                pts = [(_size(r["shape"]), _time(r["cells"].get(peer))) for r in group]
-                pts = [(x, t) for x, t in pts if t]
-                if pts:
-                    ax.plot(*zip(*pts), marker="o", ms=4,
-                            label="bandwidth ref" if peer == REFERENCE else peer,
-                            color=PEER_COLORS.get(peer),
-                            ls="--" if peer == REFERENCE else "-",
-                            lw=2.2 if peer == "fastloss" else 1.2)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_title(f"{display_name(loss)}, {dtype}", fontsize=10)
-            ax.set_xlabel("elements")
-            ax.grid(which="both", alpha=0.3)
-            if b == 0:
-                ax.set_ylabel("seconds per call")
+    panels = [(dtype, loss) for dtype in dtypes for loss in losses]
+    ncols = len(losses) if len(dtypes) > 1 else min(3, len(losses))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.6 * nrows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for k, (dtype, loss) in enumerate(panels):
+        b = k % ncols
+        ax = axes[k // ncols][b]
+        group = [r for r in rs if r["loss"] == loss and r["dtype"] == dtype]
+        for peer in columns:
+            pts = [(_size(r["shape"]), _time(r["cells"].get(peer))) for r in group]
+            pts = [(x, t) for x, t in pts if t]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", ms=4,
+                        label="bandwidth ref" if peer == REFERENCE else peer,
+                        color=PEER_COLORS.get(peer),
+                        ls="--" if peer == REFERENCE else "-",
+                        lw=2.2 if peer == "fastloss" else 1.2)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{display_name(loss)}, {dtype}", fontsize=10)
+        ax.set_xlabel("elements")
+        ax.grid(which="both", alpha=0.3)
+        if b == 0:
+            ax.set_ylabel("seconds per call")
     axes[0][-1].legend(fontsize=8)
     fig.suptitle(f"loss + gradient time vs size, threads={threads}")
     fig.tight_layout()
@@ -425,23 +590,32 @@ def size_chart(result, threads, path):
 
 
 def write_plots(result, out_dir):
-    """All PNGs of a full run; their paths relative to ``out_dir``."""
+    """The PNGs of a full or quick run, in ``out_dir/plots``: a bar chart per loss and a
+    time-vs-size chart per thread configuration, drawn from whatever rows the run has (the
+    quick run: two sizes, one thread configuration).  The quick run's files are prefixed
+    ``quick_`` so that both runs can share a folder.  Their paths relative to ``out_dir``."""
     plot_dir = os.path.join(out_dir, "plots")
     os.makedirs(plot_dir, exist_ok=True)
+    prefix = "" if result["mode"] == "full" else f"{result['mode']}_"
+    have = rows(result)
     made = []
-    for loss in dict.fromkeys(w["loss"] for w in result["workloads"]):
-        name = f"bars_{loss}.png"
+    for loss in dict.fromkeys(r["loss"] for r in have):
+        name = f"{prefix}bars_{loss}.png"
         bar_chart(result, loss, os.path.join(plot_dir, name))
         made.append(f"plots/{name}")
     for t in result["thread_configs"]:
-        name = f"time_vs_size_threads_{t['label']}.png"
+        if not any(r["threads"] == t["label"] for r in have):
+            continue
+        name = f"{prefix}time_vs_size_threads_{t['label']}.png"
         size_chart(result, t["label"], os.path.join(plot_dir, name))
         made.append(f"plots/{name}")
     return made
 
 
-def write_outputs(result, out_dir, plots=True, log=sys.stderr):
-    """Write ``<mode>.json`` and ``<mode>.md`` (and the plots) and print the table."""
+def write_outputs(result, out_dir, plots=True, log=sys.stderr, out=sys.stdout):
+    """Write ``<mode>.json`` and ``<mode>.md`` (the full tables) and the plots into
+    ``out_dir``, and print :func:`terminal_text` to ``out``: the compact table, the notes,
+    and the folder and files written.  The files' paths relative to ``out_dir``."""
     os.makedirs(out_dir, exist_ok=True)
     if plots:
         try:
@@ -452,8 +626,8 @@ def write_outputs(result, out_dir, plots=True, log=sys.stderr):
     with open(os.path.join(out_dir, f"{mode}.json"), "w") as f:
         json.dump(result, f, indent=1)
         f.write("\n")
-    text = markdown(result)
     with open(os.path.join(out_dir, f"{mode}.md"), "w") as f:
-        f.write(text)
-    print(text)
-    print(f"wrote {os.path.join(out_dir, mode + '.json')} and {mode}.md", file=log)
+        f.write(markdown(result))
+    files = [f"{mode}.md", f"{mode}.json"] + (result.get("plots", []) if plots else [])
+    print(terminal_text(result, out_dir, files), file=out, flush=True)
+    return files

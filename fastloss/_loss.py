@@ -525,7 +525,7 @@ class Loss:
         cross-entropy it is the diagonal of the true Hessian, T' p_k (1 - p_k) per class.
         ``out=(g, h)`` takes two preallocated buffers (either may be None); with both,
         nothing else is allocated.  A loss without a diagonal Hessian (several inputs,
-        segmentation, categorical focal or hinge on logits, custom losses) raises
+        segmentation, categorical hinge, custom losses) raises
         NotImplementedError."""
         if out is None:
             outs = (None, None)
@@ -540,7 +540,7 @@ class Loss:
     @property
     def has_hessian(self):
         """Whether ``.hess`` and ``.value_grad_hess`` are available for this loss with its
-        bound parameters (e.g. categorical_focal has them on probabilities only)."""
+        bound parameters (e.g. categorical_hinge has none)."""
         try:
             self._check_hessian(self.params)
         except NotImplementedError:

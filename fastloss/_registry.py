@@ -52,8 +52,8 @@ PROBABILITY_KERNELS = frozenset({BCE_PROB, CCE_PROB, SCCE_PROB, BINARY_FOCAL_PRO
 HESSIAN_KERNELS = frozenset({MSE, MAE, HUBER, BCE_PROB, BCE_LOGIT, CCE_PROB, CCE_LOGIT,
                              SCCE_PROB, SCCE_LOGIT, SMOOTH_L1, LOG_COSH, QUANTILE, POISSON_LOG,
                              POISSON_RATE, MSLE, MAPE, BINARY_FOCAL_PROB, BINARY_FOCAL_LOGIT,
-                             CATEGORICAL_FOCAL_PROB, HINGE, SQUARED_HINGE, KL_PROB, KL_LOG,
-                             PSEUDO_HUBER})
+                             CATEGORICAL_FOCAL_PROB, CATEGORICAL_FOCAL_LOGIT, HINGE,
+                             SQUARED_HINGE, KL_PROB, KL_LOG, PSEUDO_HUBER})
 
 _FROM_LOGITS = Param("from_logits", False, V.boolean("from_logits"))
 _SMOOTHING = Param("label_smoothing", 0.0, V.unit_interval("label_smoothing"))

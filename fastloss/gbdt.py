@@ -27,6 +27,8 @@ What the callables compute
   take predictions of shape (n,); ``sparse_categorical_cross_entropy`` (also called
   ``"softmax"`` here) is the multiclass objective, predictions (n, k) and labels the class
   index of each sample (a float in the dataset, checked to be an integer in [0, k)).
+  ``categorical_focal`` is a multiclass objective too: the class indices are turned into
+  one-hot rows once per dataset (not every round).
 * Gradient and Hessian are those of the **unnormalised** loss sum_i w_i l_i (per sample,
   weights from the dataset or the ``weight`` argument), in the predictions' dtype and shape
   (XGBoost: float32; LightGBM: float64, which it converts).
@@ -41,7 +43,9 @@ Each library's conventions, followed here (in the adapter, never in the loss)
   ``regression``.  The ``mse`` metric reports fastloss's ``mse`` (no ½).
 * Softmax: both libraries use the diagonal p_k (1 − p_k) scaled by a factor: XGBoost's
   ``multi:softprob`` doubles it (2 p_k (1 − p_k)), LightGBM's ``multiclass`` multiplies it by
-  k / (k − 1).  fastloss's ``.hess`` is the exact diagonal; the adapters apply the factor.
+  k / (k − 1).  fastloss's ``.hess`` is the exact diagonal; the adapters apply the factor, to
+  every multiclass objective (so that categorical focal with gamma = 0 is the built-in
+  softmax objective).
 * Hessian floor: XGBoost floors the logistic and softmax Hessians at 1e-16; every adapter
   here floors the Hessian at ``min_hessian`` (default 1e-16), so that a zero second derivative
   (``mae``, ``quantile``, ``hinge``) or a negative one (focal losses far from the target)
@@ -74,7 +78,8 @@ _ALIASES = {"softmax": "sparse_categorical_cross_entropy",
 
 
 def _resolve(name, params):
-    """(loss bound to params with from_logits implied, multiclass?) or a clear error."""
+    """(loss bound to params with from_logits implied, kind) or a clear error; kind is
+    "elementwise", "sparse" (class labels) or "categorical" (one-hot rows from the labels)."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a loss name (str), got {type(name).__name__}")
     template = _get(_ALIASES.get(name, name))
@@ -90,12 +95,14 @@ def _resolve(name, params):
     loss = _get(template.name, **params)
     loss._check_hessian(loss.params)        # NotImplementedError naming the loss
     kind = loss.spec.kind
-    if kind not in ("elementwise", "sparse"):
+    if kind not in ("elementwise", "sparse") and not (
+            kind == "categorical" and "from_logits" in loss.spec.params):
         raise ValueError(
             f"{loss.name} is a {kind} loss; the gradient-boosting objectives take losses of "
-            f"one value per sample (elementwise) or class labels (sparse_categorical_"
-            f"cross_entropy, also called 'softmax')")
-    return loss, kind == "sparse"
+            f"one value per sample (elementwise) or of a class per sample (sparse_categorical_"
+            f"cross_entropy, also called 'softmax', or a softmax loss of one-hot rows such as "
+            f"categorical_focal)")
+    return loss, kind
 
 
 def _min_hessian(value):
@@ -117,7 +124,9 @@ class _Adapter:
     library = None
 
     def __init__(self, name, min_hessian=1e-16, n_threads=None, **params):
-        self.loss, self.multiclass = _resolve(name, params)
+        self.loss, kind = _resolve(name, params)
+        self.multiclass = kind != "elementwise"
+        self.onehot = kind == "categorical"
         self.name = self.loss.name
         self.min_hessian = _min_hessian(min_hessian)
         if n_threads is not None and (isinstance(n_threads, bool)
@@ -188,6 +197,10 @@ class _Adapter:
                 raise ValueError(f"label[{i}] = {y[i].item()!r} is not a class index in [0, {k}) "
                                  f"(the booster has {k} classes)")
             y = yf.astype(np.int64)
+            if self.onehot:                   # class indices -> one-hot rows, once
+                rows = np.zeros((y.shape[0], k), dtype)
+                rows[np.arange(y.shape[0]), y] = 1
+                y = rows
         else:
             y = np.ascontiguousarray(y, dtype=dtype)
             if not np.isfinite(y).all():

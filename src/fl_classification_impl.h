@@ -149,7 +149,8 @@ static double FL_FN(sum_exp_shifted)(const FL_T *restrict z, ptrdiff_t C, FL_T m
  *      buffer for value-only calls);
  *   2. one flat exp over the whole sub-block (short rows would otherwise run their exps in
  *      the scalar remainder of every vector loop: 2x slower at 10 classes);
- *   3. per row: sum of exponentials, log-sum-exp, loss, gradient scaled in place.
+ *   3. per row: sum of exponentials; their logs in one vector loop; per row: log-sum-exp,
+ *      loss, gradient scaled in place.
  * A sparse row's label is read once, in step 3, and range-checked before it indexes anything:
  * a label outside [0, C) that is not the ignore index makes the row contribute 0 (loss and
  * gradient) and sets FL_ERR_LABEL.
@@ -170,7 +171,7 @@ FL_INLINE fl_result FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
     const ptrdiff_t R = C >= FL_SOFTMAX_CHUNK ? 1 : FL_SOFTMAX_CHUNK / C;
     FL_T scratch[FL_SOFTMAX_CHUNK];
     FL_T row_max[FL_SOFTMAX_CHUNK];
-    double row_side[FL_SOFTMAX_CHUNK];
+    double row_side[FL_SOFTMAX_CHUNK], row_sum[FL_SOFTMAX_CHUNK], row_log[FL_SOFTMAX_CHUNK];
     double acc = 0.0;
     int flags = 0;
 
@@ -212,13 +213,32 @@ FL_INLINE fl_result FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
         /* 2. exponentials */
         if (D) FL_FN(exp_inplace)(D, (i1 - i0) * C);
 
-        /* 3. sums, losses, gradients */
+        /* 3a. row sums of the exponentials, then their logs in one vector loop (a libm log
+         * per row cost ~10% at 128 classes) */
+        for (ptrdiff_t i = i0; i < i1; ++i) {
+            const FL_T m = row_max[i - i0];
+            double s = 1.0;
+            if (m != (FL_T)INFINITY && m != (FL_T)-INFINITY) {
+                if (D) {
+                    const FL_T *restrict d = D + (i - i0) * C;
+                    s = 0.0;
+#pragma omp simd reduction(+:s)
+                    for (ptrdiff_t k = 0; k < C; ++k) s += (double)d[k];
+                } else {
+                    s = FL_FN(sum_exp_shifted)(z0 + i * C, C, m);
+                }
+            }
+            row_sum[i - i0] = s;
+        }
+#pragma omp simd
+        for (ptrdiff_t i = 0; i < i1 - i0; ++i) row_log[i] = fl_log_f64(row_sum[i]);
+
+        /* 3b. losses, gradients */
         for (ptrdiff_t i = i0; i < i1; ++i) {
             const FL_T *restrict z = z0 + i * C;
             const FL_T *restrict t = t0 ? t0 + i * C : NULL;
             FL_T *restrict g = g0 ? g0 + i * C : NULL;
             FL_T *restrict hs = h0 ? h0 + i * C : NULL;
-            const FL_T *restrict d = D ? D + (i - i0) * C : NULL;
             double wi = a->sample_weight ? a->sample_weight[i] : 1.0;
             int64_t y = -1;
             if (sparse) {
@@ -240,14 +260,8 @@ FL_INLINE fl_result FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
             if (m == (FL_T)INFINITY || m == (FL_T)-INFINITY) {
                 row = FL_FN(softmax_row_limit)(z, t, y, C, smooth, g, hs, gs, m);
             } else {
-                double s = 0.0;
-                if (d) {
-#pragma omp simd reduction(+:s)
-                    for (ptrdiff_t k = 0; k < C; ++k) s += (double)d[k];
-                } else {
-                    s = FL_FN(sum_exp_shifted)(z, C, m);
-                }
-                const double lse = (double)m + log(s);
+                const double s = row_sum[i - i0];
+                const double lse = (double)m + row_log[i - i0];
                 const double inv_s = 1.0 / s;
                 if (hs) {
                     /* d2/dz_k2 = T' p_k (1 - p_k), from the exponentials still in the
@@ -301,13 +315,218 @@ FL_INLINE fl_result FL_FN(softmax_block)(const fl_args *a, ptrdiff_t r0, ptrdiff
     return fl_result_of(acc, flags);
 }
 
+#ifndef FL_SHORT_ROW
+#define FL_SHORT_ROW 16          /* rows this short (classes) take the across-rows path */
+#endif
+#define FL_SHORT_ROWS 512        /* rows of one sub-block of the across-rows path, at most */
+
+/*
+ * Softmax cross-entropy on short rows (C <= FL_SHORT_ROW = 16 classes), vectorised across rows
+ * instead of along them: a 10-class row is shorter than one AVX-512 vector, so the row loops
+ * of softmax_block run in their scalar remainders and the per-row reductions, the libm log
+ * and the loop set-up cost more than the maths (about 80 ns a row at 10 classes).  Here a
+ * sub-block of n rows is transposed into zt[k * n + i] (and the targets into tt), and every
+ * step is a vector loop over the rows or one flat loop over the block:
+ *   1. row max m_i (NaN skipped, as softmax_block) and the side sum (target mass, or the
+ *      logit sum for sparse label smoothing);
+ *   2. et = exp(zt - m) (m taken as 0 for an infinite max) over the whole block, and
+ *      s_i = sum_k et (double);
+ *   3. lse_i = m_i + log s_i (fl_vmath's double log), 1 / s_i; dense targets: the loss
+ *      sum_k t'_k (lse_i - z_ik) over the classes with t'_k != 0;
+ *   4. per row, scalar: (sparse) the label read and checked once, weights, loss, scales;
+ *   5. Hessian and gradient from the transposed exponentials, stored back to the rows;
+ *   6. per row, in order: (sparse) the label's -gs (1 - s) term, rows with an ignored or bad
+ *      label zeroed, rows with an infinite max replaced by their limit, the sum of losses.
+ * The per-row arithmetic is that of softmax_block (the same formulas, in the same dtypes);
+ * only the order of the k-sums (sequential here) and the log (a few ulp) differ.  Every row
+ * is computed alone, so the result does not depend on how rows are grouped.
+ */
+FL_INLINE fl_result FL_FN(softmax_short_block)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                                               const int sparse)
+{
+    const ptrdiff_t C = a->k;
+    const FL_T *z0 = (const FL_T *)a->y_pred;
+    const FL_T *t0 = sparse ? NULL : (const FL_T *)a->y_true;
+    const int64_t *labels = sparse ? (const int64_t *)a->y_true : NULL;
+    FL_T *g0 = (FL_T *)a->grad;
+    FL_T *h0 = g0 ? (FL_T *)a->hess : NULL;
+    FL_T *per = (FL_T *)a->per_sample;
+    const double smooth = a->param[1];
+    const FL_T keep = (FL_T)(1.0 - smooth);
+    const FL_T off = (FL_T)(smooth / (double)C);
+    const ptrdiff_t R = FL_SOFTMAX_CHUNK / C < FL_SHORT_ROWS ? FL_SOFTMAX_CHUNK / C
+                                                              : FL_SHORT_ROWS;
+    FL_T zt[FL_SOFTMAX_CHUNK], et[FL_SOFTMAX_CHUNK], tt[FL_SOFTMAX_CHUNK];
+    int32_t ix[FL_SHORT_ROWS];
+    FL_T m[FL_SHORT_ROWS], mm[FL_SHORT_ROWS], a1[FL_SHORT_ROWS], b1[FL_SHORT_ROWS];
+    FL_T hp[FL_SHORT_ROWS], is[FL_SHORT_ROWS];
+    double sum[FL_SHORT_ROWS], side[FL_SHORT_ROWS], lse[FL_SHORT_ROWS], inv[FL_SHORT_ROWS];
+    double rowv[FL_SHORT_ROWS], wv[FL_SHORT_ROWS];
+    int64_t yv[FL_SHORT_ROWS];
+    unsigned char kind[FL_SHORT_ROWS];      /* 0 normal, 1 ignored or bad label, 2 limit */
+    double acc = 0.0;
+    int flags = 0;
+
+    for (ptrdiff_t i = 0; i < R; ++i) ix[i] = (int32_t)(i * C);
+    for (ptrdiff_t i0 = r0; i0 < r1; i0 += R) {
+        const ptrdiff_t n = i0 + R < r1 ? R : r1 - i0;
+        const FL_T *restrict z = z0 + i0 * C;
+        const FL_T *restrict t = sparse ? NULL : t0 + i0 * C;
+
+        /* 1. transpose, row max, side sums */
+        for (ptrdiff_t k = 0; k < C; ++k) {
+            FL_T *restrict col = zt + k * n;
+#pragma omp simd
+            for (ptrdiff_t i = 0; i < n; ++i) col[i] = z[ix[i] + k];
+            if (!sparse) {
+                FL_T *restrict tcol = tt + k * n;
+#pragma omp simd
+                for (ptrdiff_t i = 0; i < n; ++i) tcol[i] = t[ix[i] + k];
+            }
+        }
+#pragma omp simd
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            m[i] = (FL_T)-INFINITY;
+            side[i] = 0.0;
+            sum[i] = 0.0;
+            rowv[i] = 0.0;
+        }
+        for (ptrdiff_t k = 0; k < C; ++k) {
+            const FL_T *restrict col = zt + k * n;
+            const FL_T *restrict tcol = tt + k * n;
+#pragma omp simd
+            for (ptrdiff_t i = 0; i < n; ++i) m[i] = col[i] > m[i] ? col[i] : m[i];
+            if (!sparse) {
+#pragma omp simd
+                for (ptrdiff_t i = 0; i < n; ++i) side[i] += (double)tcol[i];
+            } else if (smooth != 0.0) {
+#pragma omp simd
+                for (ptrdiff_t i = 0; i < n; ++i) side[i] += (double)col[i];
+            }
+        }
+        /* 2. exponentials and their sums */
+#pragma omp simd
+        for (ptrdiff_t i = 0; i < n; ++i)
+            mm[i] = (m[i] == (FL_T)INFINITY || m[i] == (FL_T)-INFINITY) ? (FL_T)0 : m[i];
+        for (ptrdiff_t k = 0; k < C; ++k) {
+            const FL_T *restrict col = zt + k * n;
+            FL_T *restrict ecol = et + k * n;
+#pragma omp simd
+            for (ptrdiff_t i = 0; i < n; ++i) ecol[i] = col[i] - mm[i];
+        }
+        FL_FN(exp_inplace)(et, n * C);
+        for (ptrdiff_t k = 0; k < C; ++k) {
+            const FL_T *restrict ecol = et + k * n;
+#pragma omp simd
+            for (ptrdiff_t i = 0; i < n; ++i) sum[i] += (double)ecol[i];
+        }
+        /* 3. log-sum-exp; dense targets: the loss */
+#pragma omp simd
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            lse[i] = (double)m[i] + fl_log_f64(sum[i]);
+            inv[i] = 1.0 / sum[i];
+        }
+        if (!sparse) {
+            for (ptrdiff_t k = 0; k < C; ++k) {
+                const FL_T *restrict col = zt + k * n;
+                const FL_T *restrict tcol = tt + k * n;
+#pragma omp simd
+                for (ptrdiff_t i = 0; i < n; ++i) {
+                    const FL_T tk = tcol[i] * keep + off;
+                    rowv[i] += tk != 0 ? (double)tk * (lse[i] - (double)col[i]) : 0.0;
+                }
+            }
+        }
+        /* 4. labels, weights, losses, scales (scalar, once per row) */
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            double wi = a->sample_weight ? a->sample_weight[i0 + i] : 1.0;
+            kind[i] = (m[i] == (FL_T)INFINITY || m[i] == (FL_T)-INFINITY) ? 2 : 0;
+            if (sparse) {
+                const int64_t y = fl_read_label(labels, i0 + i);
+                const int ignored = a->has_ignore && y == a->ignore_index;
+                yv[i] = y;
+                if (ignored || fl_bad_label(y, C)) {
+                    flags |= ignored ? 0 : FL_ERR_LABEL;
+                    kind[i] = 1;
+                    a1[i] = b1[i] = hp[i] = is[i] = 0;
+                    continue;
+                }
+                if (a->class_weight) wi *= a->class_weight[y];
+                const double zy = (double)z[i * C + y];
+                rowv[i] = smooth != 0.0
+                    ? lse[i] - (1.0 - smooth) * zy - smooth / (double)C * side[i]
+                    : lse[i] - zy;
+            }
+            const double gs = a->scale * wi;
+            const double tm = sparse ? 1.0 : side[i] * (1.0 - smooth) + smooth;
+            wv[i] = wi;
+            a1[i] = (FL_T)(gs * tm * inv[i]);
+            b1[i] = sparse ? (FL_T)gs * off : (FL_T)gs;
+            hp[i] = (FL_T)(gs * tm);
+            is[i] = (FL_T)inv[i];
+        }
+        /* 5. Hessian and gradient, back to the rows */
+        if (g0) {
+            FL_T *restrict g = g0 + i0 * C;
+            if (h0) {
+                FL_T *restrict hs = h0 + i0 * C;
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const FL_T *restrict ecol = et + k * n;
+#pragma omp simd
+                    for (ptrdiff_t i = 0; i < n; ++i) {
+                        const FL_T pk = ecol[i] * is[i];
+                        hs[ix[i] + k] = hp[i] * (pk * ((FL_T)1 - pk));
+                    }
+                }
+            }
+            for (ptrdiff_t k = 0; k < C; ++k) {
+                const FL_T *restrict ecol = et + k * n;
+                const FL_T *restrict tcol = tt + k * n;
+                if (sparse) {
+#pragma omp simd
+                    for (ptrdiff_t i = 0; i < n; ++i) g[ix[i] + k] = ecol[i] * a1[i] - b1[i];
+                } else {
+#pragma omp simd
+                    for (ptrdiff_t i = 0; i < n; ++i)
+                        g[ix[i] + k] = ecol[i] * a1[i] - b1[i] * (tcol[i] * keep + off);
+                }
+            }
+        }
+        /* 6. per row, in order */
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            FL_T *g = g0 ? g0 + (i0 + i) * C : NULL;
+            FL_T *hs = h0 ? h0 + (i0 + i) * C : NULL;
+            if (kind[i] == 1) {
+                if (g) for (ptrdiff_t k = 0; k < C; ++k) g[k] = 0;
+                if (hs) for (ptrdiff_t k = 0; k < C; ++k) hs[k] = 0;
+                if (per) per[i0 + i] = 0;
+                continue;
+            }
+            const double wi = wv[i];
+            const double gs = a->scale * wi;
+            double row = rowv[i];
+            if (kind[i] == 2)
+                row = FL_FN(softmax_row_limit)(z + i * C, sparse ? NULL : t + i * C,
+                                               sparse ? yv[i] : -1, C, smooth, g, hs, gs,
+                                               m[i]);
+            else if (sparse && g)
+                g[yv[i]] -= (FL_T)gs * keep;
+            if (per) per[i0 + i] = (FL_T)(row * wi);
+            acc += row * wi;
+        }
+    }
+    return fl_result_of(acc, flags);
+}
+
 static fl_result FL_FN(cce_logit)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
+    if (a->k <= FL_SHORT_ROW) return FL_FN(softmax_short_block)(a, r0, r1, 0);
     return FL_FN(softmax_block)(a, r0, r1, 0);
 }
 
 static fl_result FL_FN(scce_logit)(const fl_args *a, ptrdiff_t r0, ptrdiff_t r1)
 {
+    if (a->k <= FL_SHORT_ROW) return FL_FN(softmax_short_block)(a, r0, r1, 1);
     return FL_FN(softmax_block)(a, r0, r1, 1);
 }
 
@@ -529,34 +748,49 @@ FL_ELEMENTWISE_KERNEL(categorical_focal_prob, 0, FL_PRED_PROB)
 /*
  * categorical focal loss on logits (rows), param[1] = gamma, param[2] = alpha.  With
  * p = softmax(z), log p_k = z_k - mx - log S (mx the row max, S = sum_k exp(z_k - mx)),
- * q_k = 1 - p_k and c_k = t_k p_k f'(p_k) for f(p) = -(1 - p)^gamma log p:
- *   loss = alpha sum_k t_k q_k^gamma (-log p_k)
- *   c_k = t_k q_k^gamma (gamma p_k log p_k / q_k - 1),   d/dz_j = alpha (c_j - p_j sum_k c_k)
+ * q_k = 1 - p_k, r_k = log p_k / q_k and f(p) = -(1 - p)^gamma log p:
+ *   loss = alpha sum_k t_k f(p_k)
+ *   c_k = t_k p_k f'(p_k) = t_k q_k^gamma (gamma p_k r_k - 1),
+ *   d/dz_j = alpha (c_j - p_j C),   C = sum_k c_k.
+ * Second derivative (diagonal): with d_k = t_k p_k (p f')'(p_k) and D = sum_k d_k,
+ *   d2/dz_j2 = alpha (d_j (1 - 2 p_j) - p_j q_j C + p_j^2 D)
+ *            = alpha (e_j + p_j^2 (D - d_j) - p_j q_j C),   e_j = d_j q_j^2,
+ *   e_k = gamma t_k p_k q_k^(gamma + 1) (q_k r_k + 2 - (gamma - 1) p_k r_k).
+ * d_j itself is unbounded as p_j -> 1 for gamma < 1 (and d_j (1 - 2 p_j) + p_j^2 d_j cancels
+ * to e_j), so only e_j is formed for a class that may hold more than half the mass: the
+ * unique max logit.  Every other class has p <= 1/2, q >= 1/2, and d = e / q^2 is tame.  For
+ * j not the unique max, D - d_j = (D_other - d_j) + D_top, and the unique max's share of it is
+ * p_j^2 d_top = e_top (p_j / q_top)^2 (p_j <= q_top: no overflow, 0 when q_top is 0).
  * Accuracy where p -> 1: S = n_max + rest (n_max logits equal to the max, `rest` the sum over
  * the others), so at a max logit q = (n_max - 1 + rest) / S and log p = -log1p(n_max - 1 + rest)
  * with no cancellation, and log p / q -> -1 is used when q is exactly 0.  Elsewhere p <= 1/2,
  * so q = 1 - p is exact enough.  A row with a NaN, or all logits -inf, is NaN; a +inf logit
  * gives the limit (the max logits share the mass, the others get p = 0).
- * Passes per row: 1 max and NaN flag, 2 the sum `rest`, 3 loss and c (c parked in the
- * gradient row), 4 gradient (the exponentials recomputed rather than stored).
+ * Passes per row: 1 max and NaN flag, 2 the sum `rest` (the exponentials parked in the
+ * gradient row), 3 loss, c and e (c replacing them in the gradient row, e in the Hessian
+ * row), 4 gradient and Hessian (the exponentials recomputed rather than stored).
  */
-typedef struct { FL_T loss, c; } FL_FN(cfocal_pair);
+typedef struct { FL_T loss, c, e, p, q; } FL_FN(cfocal_terms_t);
 
-FL_INLINE FL_FN(cfocal_pair) FL_FN(cfocal_terms)(FL_T z, FL_T tk, FL_T mx, FL_T gamma,
-                                                 FL_T inv_s, FL_T log_s, FL_T p_max,
-                                                 FL_T q_max, FL_T r_max)
+FL_INLINE FL_FN(cfocal_terms_t) FL_FN(cfocal_terms)(FL_T z, FL_T e, FL_T tk, FL_T mx,
+                                                    FL_T gamma, FL_T inv_s, FL_T log_s,
+                                                    FL_T p_max, FL_T q_max, FL_T r_max)
 {
+    /* e = exp(z - mx), from pass 2 */
     const int top = z == mx;
-    const FL_T e = FL_EXP(z - mx);
     const FL_T p = top ? p_max : e * inv_s;
     const FL_T q = top ? q_max : (FL_T)1 - p;
     const FL_T lp = top ? -log_s : (z - mx) - log_s;
     const FL_T r = top ? r_max : lp / q;              /* log p / q */
     const FL_T mg = FL_FN(powr)(q, gamma);
-    const FL_T pr = p != 0 ? gamma * p * r : (FL_T)0; /* p log p -> 0 */
-    FL_FN(cfocal_pair) out;
+    const FL_T pr = p != 0 ? p * r : (FL_T)0;         /* p log p -> 0 */
+    FL_FN(cfocal_terms_t) out;
     out.loss = tk != 0 ? tk * mg * -lp : (FL_T)0;
-    out.c = tk != 0 ? tk * mg * (pr - (FL_T)1) : (FL_T)0;
+    out.c = tk != 0 ? tk * mg * (gamma * pr - (FL_T)1) : (FL_T)0;
+    out.e = tk != 0 && p != 0
+        ? gamma * tk * p * mg * q * (q * r + (FL_T)2 - (gamma - (FL_T)1) * pr) : (FL_T)0;
+    out.p = p;
+    out.q = q;
     return out;
 }
 
@@ -566,6 +800,7 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
     const FL_T *z0 = (const FL_T *)a->y_pred;
     const FL_T *t0 = (const FL_T *)a->y_true;
     FL_T *g0 = (FL_T *)a->grad;
+    FL_T *h0 = g0 ? (FL_T *)a->hess : NULL;
     FL_T *per = (FL_T *)a->per_sample;
     const FL_T gamma = (FL_T)a->param[1];
     const double alpha = a->param[2];
@@ -575,6 +810,7 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
         const FL_T *restrict z = z0 + i * C;
         const FL_T *restrict t = t0 + i * C;
         FL_T *restrict g = g0 ? g0 + i * C : NULL;
+        FL_T *restrict hs = h0 ? h0 + i * C : NULL;
         const double wi = a->sample_weight ? a->sample_weight[i] : 1.0;
 
         /* pass 1: max and NaN flag (the max comparison skips NaN) */
@@ -589,14 +825,25 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
         if (bad || mx == (FL_T)-INFINITY) {
             row = NAN;
             if (g) for (ptrdiff_t k = 0; k < C; ++k) g[k] = (FL_T)NAN;
+            if (hs) for (ptrdiff_t k = 0; k < C; ++k) hs[k] = (FL_T)NAN;
         } else {
             /* pass 2: n_max and the sum of the other exponentials */
             double rest = 0.0, n_max = 0.0;
+            if (g) {            /* the exponentials parked in the gradient row for pass 3 */
 #pragma omp simd reduction(+:rest, n_max)
-            for (ptrdiff_t k = 0; k < C; ++k) {
-                const FL_T e = FL_EXP(z[k] - mx);
-                rest += z[k] < mx ? (double)e : 0.0;
-                n_max += z[k] == mx ? 1.0 : 0.0;
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const FL_T e = FL_EXP(z[k] - mx);
+                    g[k] = e;
+                    rest += z[k] < mx ? (double)e : 0.0;
+                    n_max += z[k] == mx ? 1.0 : 0.0;
+                }
+            } else {
+#pragma omp simd reduction(+:rest, n_max)
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const FL_T e = FL_EXP(z[k] - mx);
+                    rest += z[k] < mx ? (double)e : 0.0;
+                    n_max += z[k] == mx ? 1.0 : 0.0;
+                }
             }
             const double x = (n_max - 1.0) + rest;           /* S - 1 */
             const double s = 1.0 + x;
@@ -606,13 +853,49 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
             const FL_T inv_sT = (FL_T)(1.0 / s), log_sT = (FL_T)log_s;
             const FL_T p_maxT = (FL_T)(1.0 / s), q_maxT = (FL_T)q_max, r_maxT = (FL_T)r_max;
 
-            /* pass 3: loss, and c_k parked in the gradient row */
+            /* pass 3: loss; c_k parked in the gradient row, e_k in the Hessian row */
             double l = 0.0, csum = 0.0;
-            if (g) {
+            if (hs) {
+                const int unique = n_max == 1.0;
+                double d_other = 0.0, d_top = 0.0;
+#pragma omp simd reduction(+:l, csum, d_other, d_top)
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const FL_FN(cfocal_terms_t) lc = FL_FN(cfocal_terms)(
+                        z[k], g[k], t[k], mx, gamma, inv_sT, log_sT, p_maxT, q_maxT, r_maxT);
+                    l += (double)lc.loss;
+                    g[k] = lc.c;
+                    hs[k] = lc.e;
+                    csum += (double)lc.c;
+                    const int top = z[k] == mx;
+                    /* the unique max keeps e (its d may be unbounded); all others d = e/q^2 */
+                    const FL_T dk = top && unique ? lc.e : lc.e / (lc.q * lc.q);
+                    d_other += top ? 0.0 : (double)dk;
+                    d_top += top ? (double)dk : 0.0;
+                }
+                /* pass 4: gradient and Hessian */
+                const FL_T ga = (FL_T)(alpha * a->scale * wi);
+                const FL_T gc = (FL_T)(alpha * a->scale * wi * csum);
+                const FL_T cT = (FL_T)csum, dOT = (FL_T)d_other, dTT = (FL_T)d_top;
+#pragma omp simd
+                for (ptrdiff_t k = 0; k < C; ++k) {
+                    const int top = z[k] == mx;
+                    const FL_T p = top ? p_maxT : FL_EXP(z[k] - mx) * inv_sT;
+                    const FL_T q = top ? q_maxT : (FL_T)1 - p;
+                    const FL_T ek = hs[k];
+                    const FL_T dk = top && unique ? (FL_T)0 : ek / (q * q);
+                    /* D - d_k, the unique max's d entering as e_top (p_k / q_top)^2 */
+                    const FL_T rho = top || !(q_maxT > 0) ? (FL_T)0 : p / q_maxT;
+                    const FL_T dm = (top ? dOT : dOT - dk)
+                        + (unique ? (FL_T)0 : dTT - (top ? dk : (FL_T)0));
+                    const FL_T from_top = unique && !top ? dTT * rho * rho : (FL_T)0;
+                    hs[k] = ga * (ek + p * p * dm + from_top - p * q * cT);
+                    g[k] = ga * g[k] - gc * p;
+                }
+            } else if (g) {
 #pragma omp simd reduction(+:l, csum)
                 for (ptrdiff_t k = 0; k < C; ++k) {
-                    const FL_FN(cfocal_pair) lc = FL_FN(cfocal_terms)(
-                        z[k], t[k], mx, gamma, inv_sT, log_sT, p_maxT, q_maxT, r_maxT);
+                    const FL_FN(cfocal_terms_t) lc = FL_FN(cfocal_terms)(
+                        z[k], g[k], t[k], mx, gamma, inv_sT, log_sT, p_maxT, q_maxT, r_maxT);
                     l += (double)lc.loss;
                     g[k] = lc.c;
                     csum += (double)lc.c;
@@ -628,8 +911,9 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
             } else {
 #pragma omp simd reduction(+:l)
                 for (ptrdiff_t k = 0; k < C; ++k) {
-                    l += (double)FL_FN(cfocal_terms)(z[k], t[k], mx, gamma, inv_sT, log_sT,
-                                                     p_maxT, q_maxT, r_maxT).loss;
+                    l += (double)FL_FN(cfocal_terms)(z[k], FL_EXP(z[k] - mx), t[k], mx, gamma,
+                                                     inv_sT, log_sT, p_maxT, q_maxT,
+                                                     r_maxT).loss;
                 }
             }
             row = alpha != 0.0 ? alpha * l : (l == l ? 0.0 : l);

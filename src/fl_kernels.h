@@ -120,15 +120,16 @@ static inline int omp_get_thread_num(void) { return 0; }
 
 /*
  * The kernels that also give the diagonal of the second derivative (fl_args.hess), in the same
- * fused pass.  The others (categorical focal and hinge on logit rows, and the kernels of
- * several inputs) have no diagonal Hessian here and never write through hess.
+ * fused pass.  The others (categorical hinge, and the kernels of several inputs) have no
+ * diagonal Hessian here and never write through hess.
  */
 #define FL_HESSIAN_KERNELS(X)                                   \
     X(FL_MSE) X(FL_MAE) X(FL_HUBER) X(FL_BCE_PROB) X(FL_BCE_LOGIT) X(FL_CCE_PROB)             \
     X(FL_CCE_LOGIT) X(FL_SCCE_PROB) X(FL_SCCE_LOGIT) X(FL_SMOOTH_L1) X(FL_LOG_COSH)           \
     X(FL_QUANTILE) X(FL_POISSON_LOG) X(FL_POISSON_RATE) X(FL_MSLE) X(FL_MAPE)                 \
     X(FL_BINARY_FOCAL_PROB) X(FL_BINARY_FOCAL_LOGIT) X(FL_CATEGORICAL_FOCAL_PROB)             \
-    X(FL_HINGE) X(FL_SQUARED_HINGE) X(FL_KL_PROB) X(FL_KL_LOG) X(FL_PSEUDO_HUBER)
+    X(FL_CATEGORICAL_FOCAL_LOGIT) X(FL_HINGE) X(FL_SQUARED_HINGE) X(FL_KL_PROB) X(FL_KL_LOG)    \
+    X(FL_PSEUDO_HUBER)
 
 #define FL_ENUM_ENTRY(ID, NUMBER, NAME) ID = NUMBER,
 enum { FL_KERNELS(FL_ENUM_ENTRY) FL_N_KERNELS = 64 };

@@ -218,8 +218,11 @@ FL_INLINE FL_T FL_FN(relu)(FL_T x)
     return x > 0 ? x : (x == x ? (FL_T)0 : x);
 }
 
-/* x^y for x >= 0 as exp(y log x), with x^0 = 1 (also at x = 0) and 0^y = 0 for y > 0. */
+/* x^y for x >= 0 as exp(y log x), with x^0 = 1 (also at x = 0) and 0^y = 0 for y > 0;
+ * y = 2 (the focal losses' default gamma) is x * x, exact and without the two
+ * transcendentals (y is loop-invariant: gcc unswitches the loop on it). */
 FL_INLINE FL_T FL_FN(powr)(FL_T x, FL_T y)
 {
+    if (y == (FL_T)2) return x * x;
     return y != 0 ? FL_EXP(y * FL_LOG(x)) : (x == x ? (FL_T)1 : x);
 }

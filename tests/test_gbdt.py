@@ -3,9 +3,9 @@
 - Where the library has the objective built in, the fastloss objective trains the same model:
   20 rounds on scikit-learn's bundled breast-cancer (binary), diabetes (regression) and digits
   (10 classes) data, raw predictions equal to 1e-5.
-- For losses the libraries lack (binary focal, Huber with delta, log-cosh), a model beats the
-  best constant prediction on held-out data, and the objective's (grad, hess) are finite
-  differences of fastloss's own loss value.
+- For losses the libraries lack (binary and categorical focal, Huber with delta, log-cosh), a
+  model beats the best constant prediction on held-out data, and the objective's (grad, hess)
+  are finite differences of fastloss's own loss value.
 - Bad input gets a clear error.
 
 Both libraries are in the ``test`` extra: these tests must not skip in CI.
@@ -278,9 +278,67 @@ def test_bad_objective_arguments():
         xgboost_objective("dice")
 
 
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+@pytest.mark.parametrize("gamma", [2.0, 0.5])
+def test_categorical_focal_objective_beats_the_class_prior(datasets, library, gamma):
+    """Categorical focal loss (no library has it) as a multiclass objective on digits: the
+    held-out loss is well below that of the best constant (the class-prior logits), and the
+    model classifies."""
+    (Xtr, ytr), (Xte, yte) = _split(*datasets["digits"])
+    loss = fl.get("categorical_focal", from_logits=True, gamma=gamma)
+    if library == "xgboost":
+        dtrain = xgb.DMatrix(Xtr, ytr, base_margin=np.zeros((len(ytr), 10)))
+        model = xgb.train({**XGB_PARAMS, "num_class": 10}, dtrain, ROUNDS,
+                          obj=xgboost_objective("categorical_focal", gamma=gamma))
+        pred = model.predict(xgb.DMatrix(Xte, base_margin=np.zeros((len(yte), 10))),
+                             output_margin=True)
+    else:
+        objective = lightgbm_objective("categorical_focal", gamma=gamma)
+        model = lgb.train({**LGB_PARAMS, "num_class": 10, "objective": objective},
+                          lgb.Dataset(Xtr, ytr), ROUNDS)
+        pred = model.predict(Xte, raw_score=True)
+    onehot = np.eye(10)[yte.astype(int)]
+    prior = np.log(np.bincount(ytr.astype(int), minlength=10) / len(ytr))
+    model_loss = loss(onehot, pred.astype(np.float64))
+    constant_loss = loss(onehot, np.tile(prior, (len(yte), 1)))
+    assert model_loss < 0.3 * constant_loss, (model_loss, constant_loss)
+    assert np.mean(pred.argmax(axis=1) == yte) > 0.85
+
+
+@pytest.mark.parametrize("make", [xgboost_objective, lightgbm_objective])
+@pytest.mark.parametrize("gamma", [2.0, 0.5])
+def test_categorical_focal_objective_is_the_derivative_of_the_loss(make, gamma):
+    """grad is the central difference of the summed, weighted loss in each margin; hess its
+    second central difference (the diagonal), times the library's multiclass factor."""
+    rng = np.random.default_rng(5)
+    n, k = 6, 4
+    y = rng.integers(0, k, n).astype(np.float64)
+    w = rng.uniform(0.5, 2.0, n)
+    margin = rng.normal(scale=2.0, size=(n, k))
+    loss = fl.get("categorical_focal", from_logits=True, gamma=gamma)
+    onehot = np.eye(k)[y.astype(int)]
+    grad, hess = make("categorical_focal", min_hessian=0.0, gamma=gamma)(y, margin, w)
+    factor = 2.0 if make is xgboost_objective else k / (k - 1.0)
+
+    def total(m):
+        return loss(onehot, m, reduction="sum", sample_weight=w)
+
+    h = 1e-4
+    for i in range(n):
+        for j in range(k):
+            up, down = margin.copy(), margin.copy()
+            up[i, j] += h
+            down[i, j] -= h
+            fd_grad = (total(up) - total(down)) / (2 * h)
+            fd_hess = (total(up) - 2 * total(margin) + total(down)) / h**2
+            assert grad[i, j] == pytest.approx(fd_grad, rel=1e-6, abs=1e-7)
+            assert hess[i, j] == pytest.approx(factor * fd_hess, rel=1e-4, abs=1e-5)
+
+
 # ---- nothing allocated per round -------------------------------------------------------------
 
-@pytest.mark.parametrize("name, k", [("binary_focal", 1), ("softmax", 10)])
+@pytest.mark.parametrize("name, k", [("binary_focal", 1), ("softmax", 10),
+                                     ("categorical_focal", 10)])
 def test_rounds_after_the_first_allocate_no_arrays(name, k):
     """Buffers are reused and the dataset's labels converted once: a round allocates nothing
     of the data's size (XGBoost's float32 margins; LightGBM's column-major float64 ones)."""
@@ -304,7 +362,8 @@ def test_rounds_after_the_first_allocate_no_arrays(name, k):
             assert peak < 64 * 1024, (type(objective).__name__, peak)
 
 
-@pytest.mark.parametrize("name, k", [("binary_focal", 1), ("log_cosh", 1), ("softmax", 4)])
+@pytest.mark.parametrize("name, k", [("binary_focal", 1), ("log_cosh", 1), ("softmax", 4),
+                                     ("categorical_focal", 4)])
 def test_numpy_backend_gives_the_same_objective(name, k):
     """Without the compiled kernels the objective runs through the NumPy twin: same numbers."""
     rng = np.random.default_rng(4)

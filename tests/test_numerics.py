@@ -361,3 +361,94 @@ def test_kl_minus_inf_log_target_and_log_input_are_masks(backend):
         np.testing.assert_allclose(grad, -t)
         value = fl.kl_divergence(lt, np.exp(log_q), **kw)      # probabilities, clipped
         assert value == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("k", [1, 2, 3, 10, 16, 17, 33, 70])
+def test_sparse_softmax_short_and_long_rows_agree_with_the_twin(k, dtype):
+    """Sparse softmax CE takes an across-rows path for rows of at most 16 classes and the
+    row-wise path above: both equal the NumPy twin with every keyword, on limit rows (+inf,
+    all -inf, NaN), ignored and bad labels, over sub-block boundaries, and agree bitwise
+    across thread counts."""
+    rng = np.random.default_rng(k)
+    n = 1100                                  # several sub-blocks whatever k is
+    z = (3 * rng.normal(size=(n, k))).astype(dtype)
+    y = rng.integers(0, k, size=n)
+    y[rng.random(n) < 0.1] = -100             # ignored
+    z[5, 0] = np.inf
+    z[7, :] = -np.inf
+    z[9, k // 2] = np.nan
+    z[11, :] = np.inf
+    w = rng.uniform(0.5, 2.0, n)
+    cw = rng.uniform(0.5, 2.0, k)
+    for kw in ({}, {"label_smoothing": 0.1}, {"class_weight": cw}):
+        loss = fl.get("sparse_categorical_cross_entropy", from_logits=True,
+                      ignore_index=-100, **kw)
+        for reduction in ("sum", "none"):
+            results = {}
+            for backend in ("cython", "numpy"):
+                with fl.use_backend(backend):
+                    results[backend] = loss.value_grad_hess(y, z, reduction=reduction,
+                                                            sample_weight=w)
+            tol = dict(rtol=2e-5, atol=1e-6) if dtype == np.float32 else \
+                dict(rtol=1e-12, atol=1e-14)
+            for a, b in zip(results["cython"], results["numpy"]):
+                np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float),
+                                           equal_nan=True, **tol)
+            with fl.use_backend("cython"):
+                one = loss.value_grad_hess(y, z, reduction=reduction, sample_weight=w,
+                                           n_threads=1)
+                two = loss.value_grad_hess(y, z, reduction=reduction, sample_weight=w,
+                                           n_threads=2)
+            for a, b in zip(one, two):
+                assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+    bad = y.copy()
+    bad[3] = k                                 # a label outside [0, k)
+    with pytest.raises(ValueError, match="label"):
+        fl.sparse_categorical_cross_entropy(bad, z, from_logits=True, ignore_index=-100)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("k", [1, 2, 3, 10, 16, 17, 70])
+def test_dense_softmax_short_and_long_rows_agree_with_the_twin(k, dtype):
+    """Softmax CE with probability-row targets: the across-rows path (<= 16 classes) and the
+    row-wise path equal the NumPy twin, with weights and label smoothing, on soft, one-hot
+    and zero-mass rows, limit rows (+inf, all -inf, NaN) and masked (-inf) classes, and agree
+    bitwise across thread counts."""
+    rng = np.random.default_rng(100 + k)
+    n = 1100
+    z = (3 * rng.normal(size=(n, k))).astype(dtype)
+    t = rng.random((n, k))
+    t /= t.sum(axis=1, keepdims=True)
+    t[::3] = np.eye(k)[rng.integers(0, k, size=t[::3].shape[0])]
+    t[4] = 0                                   # no target mass
+    t = t.astype(dtype)
+    z[5, 0] = np.inf
+    z[7, :] = -np.inf
+    z[9, k // 2] = np.nan
+    z[11, :] = np.inf
+    if k > 1:                                  # a masked class with zero target
+        t[13] = 0
+        t[13, 0] = 1
+        z[13, 1] = -np.inf
+    w = rng.uniform(0.5, 2.0, n)
+    for kw in ({}, {"label_smoothing": 0.1}):
+        loss = fl.get("categorical_cross_entropy", from_logits=True, **kw)
+        for reduction in ("sum", "none"):
+            results = {}
+            for backend in ("cython", "numpy"):
+                with fl.use_backend(backend):
+                    results[backend] = loss.value_grad_hess(t, z, reduction=reduction,
+                                                            sample_weight=w)
+            tol = dict(rtol=2e-5, atol=1e-6) if dtype == np.float32 else \
+                dict(rtol=1e-12, atol=1e-14)
+            for a, b in zip(results["cython"], results["numpy"]):
+                np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float),
+                                           equal_nan=True, **tol)
+            with fl.use_backend("cython"):
+                one = loss.value_grad_hess(t, z, reduction=reduction, sample_weight=w,
+                                           n_threads=1)
+                two = loss.value_grad_hess(t, z, reduction=reduction, sample_weight=w,
+                                           n_threads=2)
+            for a, b in zip(one, two):
+                assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)

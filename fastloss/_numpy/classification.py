@@ -148,7 +148,10 @@ def scce_prob(labels, p, params):
 # ---- focal losses ---------------------------------------------------------------------------
 
 def _powr(x, y):
-    """x^y for x >= 0 with x^0 = 1 and 0^y = 0 (y > 0); NaN stays NaN."""
+    """x^y for x >= 0 with x^0 = 1 and 0^y = 0 (y > 0); NaN stays NaN; x * x for y = 2 (as
+    the kernels)."""
+    if y == 2:
+        return x * x
     if y == 0:
         return np.where(np.isnan(x), x, 1).astype(x.dtype, copy=False)
     return np.exp(x.dtype.type(y) * np.log(x))
@@ -251,16 +254,31 @@ def categorical_focal_logit(y_true, y_pred, params):
         r_max = np.where(x != 0, -log_s / (x / s), -1.0)
         r = np.where(top, r_max, lp / q)
         mg = _powr(q, gamma)
-        pr = np.where(p != 0, gamma * p * r, 0)
-        c = np.where(t != 0, t * mg * (pr - 1), 0)
+        pr = np.where(p != 0, p * r, 0)
+        c = np.where(t != 0, t * mg * (gamma * pr - 1), 0)
         terms = np.where(t != 0, t * mg * -lp, 0)
         loss = terms.sum(axis=1)
         loss = alpha * loss if alpha != 0 else np.where(np.isnan(loss), loss, 0)
-        grad = alpha * (c - p * c.sum(axis=1, keepdims=True))
+        csum = c.sum(axis=1, keepdims=True)
+        grad = alpha * (c - p * csum)
+        # the diagonal second derivative (see the kernel): e = d q^2 for every class, d = e / q^2
+        # only where q >= 1/2 (all but a unique max), whose d enters as e_top (p / q_top)^2
+        e = np.where((t != 0) & (p != 0), gamma * t * p * mg * q * (q * r + 2 - (gamma - 1) * pr), 0)
+        unique = top.sum(axis=1, keepdims=True) == 1
+        big = top & unique
+        d = np.where(big, 0, e / (q * q))
+        d_other = np.where(top, 0, d).sum(axis=1, keepdims=True)
+        d_top = np.where(top, np.where(big, e, d), 0).sum(axis=1, keepdims=True)
+        q_top = x / s
+        rho = np.where(top | ~(q_top > 0), 0, p / np.where(q_top > 0, q_top, 1))
+        dm = np.where(top, d_other, d_other - d) + np.where(unique, 0, d_top - np.where(top, d, 0))
+        from_top = np.where(unique & ~top, d_top * rho * rho, 0)
+        hess = alpha * (e + p * p * dm + from_top - p * q * csum)
         undefined = np.isnan(z).any(axis=1) | (mx[:, 0] == -np.inf)
         loss[undefined] = np.nan
         grad[undefined] = np.nan
-    return RowResult(loss, grad.astype(y_pred.dtype))
+        hess[undefined] = np.nan
+    return RowResult(loss, grad.astype(y_pred.dtype), hess=hess.astype(y_pred.dtype))
 
 
 # ---- hinge losses ---------------------------------------------------------------------------
