@@ -20,7 +20,9 @@ Two measurements:
    - softmax, 10^5 rows x 10 classes: the vectorised NumPy form with an ``np.eye(k)[labels]``
      one-hot, and XGBoost's ``custom_softmax`` demo (a Python loop over rows, as
      documented; timed on ``--demo-rows`` rows, fastloss on the same rows).
-   Best of ``--repeat`` calls after a warm-up.
+   Best of ``--repeat`` calls after a warm-up.  fastloss is timed on ``--threads`` threads
+   and again on its default thread count (all cores: what a user gets without asking); the
+   NumPy forms run on one core whatever is asked.
 2. **Whole training** (``--rounds`` rounds, hist trees of depth 6 / 63 leaves on 20 random
    features, ``--train-binary-rows`` and ``--train-multi-rows`` rows): the built-in C++
    objective, the fastloss objective and the vectorised NumPy objective, for XGBoost and
@@ -136,27 +138,30 @@ def objective_times(args):
     y = (rng.random(n) < 0.3).astype(np.float32)
     d = xgb.DMatrix(np.zeros((n, 1), np.float32), y)
     z = rng.normal(scale=2.0, size=n).astype(np.float32)
-    for label, numpy_obj, fl_obj in [
-            ("binary logistic", numpy_logistic,
-             xgboost_objective("binary_cross_entropy", n_threads=args.threads)),
-            ("binary focal (gamma=2)", numpy_focal(2.0),
-             xgboost_objective("binary_focal", gamma=2.0, n_threads=args.threads))]:
+    for label, numpy_obj, name, params in [
+            ("binary logistic", numpy_logistic, "binary_cross_entropy", {}),
+            ("binary focal (gamma=2)", numpy_focal(2.0), "binary_focal", {"gamma": 2.0})]:
+        fl_obj = xgboost_objective(name, n_threads=args.threads, **params)
+        fl_all = xgboost_objective(name, **params)
         agree(numpy_obj, fl_obj, z, d)
         t_np = best_of(lambda: numpy_obj(z, d), args.repeat)
         t_fl = best_of(lambda: fl_obj(z, d), args.repeat)
+        t_all = best_of(lambda: fl_all(z, d), args.repeat)
         rows.append({"objective": label, "shape": f"{n:,}", "numpy_form": "NumPy (vectorised)",
-                     "numpy_s": t_np, "fastloss_s": t_fl})
+                     "numpy_s": t_np, "fastloss_s": t_fl, "fastloss_default_s": t_all})
     n, k = args.multi_rows, args.classes
     y = rng.integers(0, k, size=n).astype(np.float32)
     d = xgb.DMatrix(np.zeros((n, 1), np.float32), y)
     z = rng.normal(size=(n, k)).astype(np.float32)
     fl_obj = xgboost_objective("softmax", n_threads=args.threads)
+    fl_all = xgboost_objective("softmax")
     agree(numpy_softprob, fl_obj, z, d)
     t_fl = best_of(lambda: fl_obj(z, d), args.repeat)
+    t_all = best_of(lambda: fl_all(z, d), args.repeat)
     t_np = best_of(lambda: numpy_softprob(z, d), args.repeat)
     rows.append({"objective": "softmax", "shape": f"{n:,} x {k}",
                  "numpy_form": "NumPy (vectorised, np.eye one-hot)", "numpy_s": t_np,
-                 "fastloss_s": t_fl})
+                 "fastloss_s": t_fl, "fastloss_default_s": t_all})
     demo = xgboost_demo_softprob(k)
     m = min(args.demo_rows, n)
     zs, ds = z[:m], xgb.DMatrix(np.zeros((m, 1), np.float32), y[:m])
@@ -165,9 +170,10 @@ def objective_times(args):
           zs, ds)
     t_demo = best_of(lambda: demo(zs, ds), 1)
     t_fl = best_of(lambda: fl_obj(zs, ds), args.repeat)
+    t_all = best_of(lambda: fl_all(zs, ds), args.repeat)
     rows.append({"objective": "softmax", "shape": f"{m:,} x {k}",
                  "numpy_form": "XGBoost custom_softmax demo (row loop)", "numpy_s": t_demo,
-                 "fastloss_s": t_fl})
+                 "fastloss_s": t_fl, "fastloss_default_s": t_all})
     return rows
 
 
@@ -240,14 +246,21 @@ def render(result):
              f"Command: `{result['command']}`  ",
              f"Machine: {result['machine']}; fastloss {result['fastloss']} "
              f"(backend {result['backend']}, SIMD {result['simd']}, "
-             f"{result['threads']} threads); timings taken on a shared machine.", "",
+             f"{result['threads']} threads); load average (1 min) "
+             f"{result.get('load_start', '?')} at start, {result.get('load_end', '?')} at end.",
+             "",
              "## Objective time per boosting round (one call on an XGBoost DMatrix)", "",
-             "| objective | rows | NumPy form | NumPy (ms) | fastloss (ms) | speed-up |",
-             "|---|---|---|---:|---:|---:|"]
+             f"fastloss on {result['threads']} thread(s), and on its default thread count "
+             f"({result.get('default_threads', '?')}); the NumPy forms use one core.", "",
+             f"| objective | rows | NumPy form | NumPy (ms) | fastloss, {result['threads']} "
+             f"thread (ms) | speed-up | fastloss, default threads (ms) | speed-up |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in result["objective"]:
         lines.append(f"| {r['objective']} | {r['shape']} | {r['numpy_form']} | "
                      f"{ms(r['numpy_s'])} | {ms(r['fastloss_s'])} | "
-                     f"{r['numpy_s'] / r['fastloss_s']:.1f}x |")
+                     f"{r['numpy_s'] / r['fastloss_s']:.1f}x | "
+                     f"{ms(r['fastloss_default_s'])} | "
+                     f"{r['numpy_s'] / r['fastloss_default_s']:.1f}x |")
     lines += ["", f"## Whole training ({result['rounds']} rounds)", "",
               "| library | task | data | built-in (s) | fastloss objective (s) | "
               "ratio to built-in | NumPy objective (s) |",
@@ -285,6 +298,7 @@ def main(argv=None):
     args.repeat = 3 if args.quick else 7
     args.train_repeat = args.train_repeat or (1 if args.quick else 3)
     args.rounds = 20
+    load_start = f"{os.getloadavg()[0]:.2f}"
     result = {
         "command": "python bench/gbdt.py" + (" " + " ".join(argv) if argv else ""),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
@@ -293,6 +307,8 @@ def main(argv=None):
         "rounds": args.rounds,
         "objective": objective_times(args),
         "training": training_times(args),
+        "load_start": load_start, "load_end": f"{os.getloadavg()[0]:.2f}",
+        "default_threads": fastloss.config().get("default_threads", "?"),
     }
     os.makedirs(args.out, exist_ok=True)
     stem = "gbdt-quick" if args.quick else "gbdt"
