@@ -829,21 +829,12 @@ static fl_result FL_FN(categorical_focal_logit)(const fl_args *a, ptrdiff_t r0, 
         } else {
             /* pass 2: n_max and the sum of the other exponentials */
             double rest = 0.0, n_max = 0.0;
-            if (g) {            /* the exponentials parked in the gradient row for pass 3 */
 #pragma omp simd reduction(+:rest, n_max)
-                for (ptrdiff_t k = 0; k < C; ++k) {
-                    const FL_T e = FL_EXP(z[k] - mx);
-                    g[k] = e;
-                    rest += z[k] < mx ? (double)e : 0.0;
-                    n_max += z[k] == mx ? 1.0 : 0.0;
-                }
-            } else {
-#pragma omp simd reduction(+:rest, n_max)
-                for (ptrdiff_t k = 0; k < C; ++k) {
-                    const FL_T e = FL_EXP(z[k] - mx);
-                    rest += z[k] < mx ? (double)e : 0.0;
-                    n_max += z[k] == mx ? 1.0 : 0.0;
-                }
+            for (ptrdiff_t k = 0; k < C; ++k) {
+                const FL_T e = FL_EXP(z[k] - mx);
+                if (g) g[k] = e;    /* parked in the gradient row for pass 3 */
+                rest += z[k] < mx ? (double)e : 0.0;
+                n_max += z[k] == mx ? 1.0 : 0.0;
             }
             const double x = (n_max - 1.0) + rest;           /* S - 1 */
             const double s = 1.0 + x;

@@ -81,18 +81,17 @@ FL_VM_INLINE double fl_from_bits_f64(uint64_t u) { double x; memcpy(&x, &u, 8); 
 /* exp(x) and expm1(x) of one argument reduction (see the header). */
 typedef struct { float e, em1; } fl_exp_em1_f32;
 
-FL_VM_INLINE fl_exp_em1_f32 fl_exp_expm1_f32(float x)
+/* exp's argument reduction, polynomial and scaling for a clamped argument xc (in
+ * [lo_lim, hi_lim], not NaN): expm1(r), the unselected exp(xc) and n.  Shared by every exp
+ * variant; they differ only in their clamps and special-value selects. */
+typedef struct { float pm1, y; int32_t n; } fl_exp_parts_f32;
+
+FL_VM_INLINE fl_exp_parts_f32 fl_exp_core_f32(float xc)
 {
-    const float hi_lim = 88.72283935546875f;     /* exp(x) overflows above (largest float) */
-    const float lo_lim = -103.97208404541016f;   /* exp(x) rounds to 0 below */
     const float magic = 12582912.0f;             /* 1.5 * 2^23: adding it rounds to integer */
     const float log2e = 1.44269502162933349609f;
     const float ln2_hi = 0.693145751953125f;     /* 16 significant bits: n * hi is exact */
     const float ln2_lo = 1.428606765330187045e-06f;
-    /* clamp into range (NaN becomes 0 here and is restored at the end) */
-    float xc = x > hi_lim ? hi_lim : x;
-    xc = xc < lo_lim ? lo_lim : xc;
-    xc = x == x ? xc : 0.0f;
     const float v = xc * log2e + magic;
     const float fn = v - magic;
     const int32_t n = (int32_t)(fl_bits_f32(v) - fl_bits_f32(magic));
@@ -103,19 +102,35 @@ FL_VM_INLINE fl_exp_em1_f32 fl_exp_expm1_f32(float x)
     q = q * r + 1.0f / 24.0f;
     q = q * r + 1.0f / 6.0f;
     q = q * r + 0.5f;
-    const float pm1 = (q * r) * r + r;           /* expm1(r) */
-    const float er = pm1 + 1.0f;
+    fl_exp_parts_f32 out;
+    out.pm1 = (q * r) * r + r;                   /* expm1(r) */
+    const float er = out.pm1 + 1.0f;
     const int32_t n1 = n >> 1, n2 = n - n1;      /* 2^n = 2^n1 * 2^n2, both normal */
     const float s1 = fl_from_bits_f32((uint32_t)(n1 + 127) << 23);
     const float s2 = fl_from_bits_f32((uint32_t)(n2 + 127) << 23);
-    float y = (er * s1) * s2;
+    out.y = (er * s1) * s2;
+    out.n = n;
+    return out;
+}
+
+FL_VM_INLINE fl_exp_em1_f32 fl_exp_expm1_f32(float x)
+{
+    const float hi_lim = 88.72283935546875f;     /* exp(x) overflows above (largest float) */
+    const float lo_lim = -103.97208404541016f;   /* exp(x) rounds to 0 below */
+    /* clamp into range (NaN becomes 0 here and is restored at the end) */
+    float xc = x > hi_lim ? hi_lim : x;
+    xc = xc < lo_lim ? lo_lim : xc;
+    xc = x == x ? xc : 0.0f;
+    const fl_exp_parts_f32 c = fl_exp_core_f32(xc);
+    const int32_t n = c.n;
+    float y = c.y;
     y = x > hi_lim ? INFINITY : y;
     y = x < lo_lim ? 0.0f : y;
     y = x == x ? y : x;
     /* expm1: 2^n pm1 + (2^n - 1) with one normal scale while |n| <= 100 */
     const int32_t nc = n > 100 ? 100 : (n < -100 ? -100 : n);
     const float sc = fl_from_bits_f32((uint32_t)(nc + 127) << 23);
-    float m = sc * pm1 + (sc - 1.0f);
+    float m = sc * c.pm1 + (sc - 1.0f);
     m = n == nc ? m : y - 1.0f;
     m = fabsf(x) < 2.9802322e-08f ? x : m;       /* below 2^-25 expm1(x) = x; keeps -0 */
     fl_exp_em1_f32 res;
@@ -134,14 +149,15 @@ FL_VM_INLINE float fl_expm1_f32(float x)
     return fl_exp_expm1_f32(x).em1;
 }
 
-FL_VM_INLINE float fl_log_f32(float x)
+/* e ln 2 + log(m) for a positive normal u = m 2^e (e lowered by e_shift for a pre-scaled
+ * argument): log's reduction and polynomial, shared by every log variant, which differ only
+ * in their scaling and special-value selects. */
+FL_VM_INLINE float fl_log_core_f32(float u, int32_t e_shift)
 {
     const float ln2_hi = 0.693145751953125f;
     const float ln2_lo = 1.428606765330187045e-06f;
-    const int sub = x < 1.17549435e-38f;          /* subnormal (or <= 0): scale by 2^24 */
-    const float xs = sub ? x * 16777216.0f : x;
-    const uint32_t b = fl_bits_f32(xs);
-    int32_t e = (int32_t)((b >> 23) & 0xff) - 127 - (sub ? 24 : 0);
+    const uint32_t b = fl_bits_f32(u);
+    int32_t e = (int32_t)((b >> 23) & 0xff) - 127 - e_shift;
     float m = fl_from_bits_f32((b & 0x007fffffu) | 0x3f800000u);   /* [1, 2) */
     const int big = m > 1.41421356f;
     m = big ? 0.5f * m : m;
@@ -161,7 +177,14 @@ FL_VM_INLINE float fl_log_f32(float x)
     const float f2 = f * f;
     const float logm = (f - 0.5f * f2) + f2 * f * q;
     const float fe = (float)e;
-    float y = fe * ln2_hi + (logm + fe * ln2_lo);
+    return fe * ln2_hi + (logm + fe * ln2_lo);
+}
+
+FL_VM_INLINE float fl_log_f32(float x)
+{
+    const int sub = x < 1.17549435e-38f;          /* subnormal (or <= 0): scale by 2^24 */
+    const float xs = sub ? x * 16777216.0f : x;
+    float y = fl_log_core_f32(xs, sub ? 24 : 0);
     y = x == INFINITY ? INFINITY : y;
     y = x == 0.0f ? -INFINITY : y;
     y = x < 0.0f ? NAN : y;
@@ -212,29 +235,9 @@ FL_VM_INLINE float fl_log1p_nodiv_f32(float x)
 /* log1p(x) for x > -1, +inf or NaN, given r = 1 / (1 + x) to a few ULP (see the header). */
 FL_VM_INLINE float fl_log1p_rcp_gtm1_f32(float x, float r)
 {
-    const float ln2_hi = 0.693145751953125f;
-    const float ln2_lo = 1.428606765330187045e-06f;
     const float u = 1.0f + x;                                      /* normal, inf or NaN */
-    const uint32_t b = fl_bits_f32(u);
-    const int32_t e = (int32_t)((b >> 23) & 0xff) - 127;
-    float m = fl_from_bits_f32((b & 0x007fffffu) | 0x3f800000u);
-    const int big = m > 1.41421356f;
-    m = big ? 0.5f * m : m;
-    const float fe = (float)(big ? e + 1 : e);
-    const float f = m - 1.0f;
-    float q = 0.06800912320613861f;
-    q = q * f - 0.11726605147123337f;
-    q = q * f + 0.11890989542007446f;
-    q = q * f - 0.12396445125341415f;
-    q = q * f + 0.14217762649059296f;
-    q = q * f - 0.16668511927127838f;
-    q = q * f + 0.20002245903015137f;
-    q = q * f - 0.25f;
-    q = q * f + 0.3333331048488617f;
-    const float f2 = f * f;
-    const float logm = (f - 0.5f * f2) + f2 * f * q;
     const float c = (x - (u - 1.0f)) * r;
-    float y = fe * ln2_hi + (logm + fe * ln2_lo) + c;
+    float y = fl_log_core_f32(u, 0) + c;
     y = x == INFINITY ? INFINITY : y;
     return x > -1.0f ? y : NAN;                                    /* NaN also for NaN */
 }
@@ -242,63 +245,23 @@ FL_VM_INLINE float fl_log1p_rcp_gtm1_f32(float x, float r)
 /* exp(x) and expm1(x) for x <= 0 or NaN (see the header). */
 FL_VM_INLINE fl_exp_em1_f32 fl_exp_expm1_nonpos_f32(float x)
 {
-    const float lo_lim = -103.97208404541016f;   /* exp(x) rounds to 0 below */
-    const float magic = 12582912.0f;
-    const float log2e = 1.44269502162933349609f;
-    const float ln2_hi = 0.693145751953125f;
-    const float ln2_lo = 1.428606765330187045e-06f;
+    const float lo_lim = -103.97208404541016f;
     const int under = x < lo_lim;                /* false for NaN, which flows through */
-    const float xc = under ? lo_lim : x;
-    const float v = xc * log2e + magic;
-    const float fn = v - magic;
-    const int32_t n = (int32_t)(fl_bits_f32(v) - fl_bits_f32(magic));
-    const float r = (xc - fn * ln2_hi) - fn * ln2_lo;
-    float q = 1.0f / 5040.0f;
-    q = q * r + 1.0f / 720.0f;
-    q = q * r + 1.0f / 120.0f;
-    q = q * r + 1.0f / 24.0f;
-    q = q * r + 1.0f / 6.0f;
-    q = q * r + 0.5f;
-    const float pm1 = (q * r) * r + r;
-    const float er = pm1 + 1.0f;
-    const int32_t n1 = n >> 1, n2 = n - n1;
-    const float s1 = fl_from_bits_f32((uint32_t)(n1 + 127) << 23);
-    const float s2 = fl_from_bits_f32((uint32_t)(n2 + 127) << 23);
-    const float y = (er * s1) * s2;
-    const int32_t nc = n < -100 ? -100 : n;
+    const fl_exp_parts_f32 c = fl_exp_core_f32(under ? lo_lim : x);
+    const int32_t nc = c.n < -100 ? -100 : c.n;
     const float sc = fl_from_bits_f32((uint32_t)(nc + 127) << 23);
     fl_exp_em1_f32 res;
-    res.e = under ? 0.0f : y;
-    res.em1 = sc * pm1 + (sc - 1.0f);
+    res.e = under ? 0.0f : c.y;
+    res.em1 = sc * c.pm1 + (sc - 1.0f);
     return res;
 }
 
 /* log1p(x) for 0 <= x <= 4 given r = 1 / (1 + x) to a few ULP (see the header). */
 FL_VM_INLINE float fl_log1p_rcp_bounded_f32(float x, float r)
 {
-    const float ln2_hi = 0.693145751953125f;
-    const float ln2_lo = 1.428606765330187045e-06f;
     const float u = 1.0f + x;                                      /* [1, 5] */
-    const uint32_t b = fl_bits_f32(u);
-    const int32_t e = (int32_t)(b >> 23) - 127;
-    float m = fl_from_bits_f32((b & 0x007fffffu) | 0x3f800000u);
-    const int big = m > 1.41421356f;
-    m = big ? 0.5f * m : m;
-    const float fe = (float)(big ? e + 1 : e);
-    const float f = m - 1.0f;
-    float q = 0.06800912320613861f;
-    q = q * f - 0.11726605147123337f;
-    q = q * f + 0.11890989542007446f;
-    q = q * f - 0.12396445125341415f;
-    q = q * f + 0.14217762649059296f;
-    q = q * f - 0.16668511927127838f;
-    q = q * f + 0.20002245903015137f;
-    q = q * f - 0.25f;
-    q = q * f + 0.3333331048488617f;
-    const float f2 = f * f;
-    const float logm = (f - 0.5f * f2) + f2 * f * q;
     const float c = (x - (u - 1.0f)) * r;
-    return fe * ln2_hi + (logm + fe * ln2_lo) + c;
+    return fl_log_core_f32(u, 0) + c;
 }
 
 /* cosh(x) - 1 for |x| <= 2 (a few ULP; see the header). */
@@ -330,17 +293,15 @@ FL_VM_INLINE float fl_log1p_small_f32(float y)
 /* exp(x) and expm1(x) of one argument reduction (see the header). */
 typedef struct { double e, em1; } fl_exp_em1_f64;
 
-FL_VM_INLINE fl_exp_em1_f64 fl_exp_expm1_f64(double x)
+/* As fl_exp_core_f32; n as a double (fn). */
+typedef struct { double pm1, y, fn; } fl_exp_parts_f64;
+
+FL_VM_INLINE fl_exp_parts_f64 fl_exp_core_f64(double xc)
 {
-    const double hi_lim = 709.782712893383973096;
-    const double lo_lim = -745.1332191019412076235;
     const double magic = 6755399441055744.0;     /* 1.5 * 2^52 */
     const double log2e = 1.4426950408889634074;
     const double ln2_hi = 6.93147180369123816490e-01;   /* 32 significant bits */
     const double ln2_lo = 1.90821492927058770002e-10;
-    double xc = x > hi_lim ? hi_lim : x;
-    xc = xc < lo_lim ? lo_lim : xc;
-    xc = x == x ? xc : 0.0;
     const double v = xc * log2e + magic;
     const double fn = v - magic;
     const double r = (xc - fn * ln2_hi) - fn * ln2_lo;
@@ -356,8 +317,9 @@ FL_VM_INLINE fl_exp_em1_f64 fl_exp_expm1_f64(double x)
     q = q * r + 1.0 / 24.0;
     q = q * r + 1.0 / 6.0;
     q = q * r + 0.5;
-    const double pm1 = (q * r) * r + r;         /* expm1(r) */
-    const double er = pm1 + 1.0;
+    fl_exp_parts_f64 out;
+    out.pm1 = (q * r) * r + r;                  /* expm1(r) */
+    const double er = out.pm1 + 1.0;
     /* 2^n = 2^n1 * 2^n2 with n1 = round(n / 2), built in the double domain: adding 2^52
      * puts the integer n1 + 1023 (in [0, 2048)) in the low mantissa bits, and a logical
      * shift by 52 moves it into the exponent field (SSE2/AVX2 have no 64-bit arithmetic
@@ -367,14 +329,34 @@ FL_VM_INLINE fl_exp_em1_f64 fl_exp_expm1_f64(double x)
     const double fn2 = fn - fn1;
     const double s1 = fl_from_bits_f64(fl_bits_f64(fn1 + (1023.0 + two52)) << 52);
     const double s2 = fl_from_bits_f64(fl_bits_f64(fn2 + (1023.0 + two52)) << 52);
-    double y = (er * s1) * s2;
+    out.y = (er * s1) * s2;
+    out.fn = fn;
+    return out;
+}
+
+/* 2^fn for an integral fn in [-100, 100] (expm1's scale) */
+FL_VM_INLINE double fl_exp2_small_f64(double fn)
+{
+    return fl_from_bits_f64(fl_bits_f64(fn + (1023.0 + 4503599627370496.0)) << 52);
+}
+
+FL_VM_INLINE fl_exp_em1_f64 fl_exp_expm1_f64(double x)
+{
+    const double hi_lim = 709.782712893383973096;
+    const double lo_lim = -745.1332191019412076235;
+    double xc = x > hi_lim ? hi_lim : x;
+    xc = xc < lo_lim ? lo_lim : xc;
+    xc = x == x ? xc : 0.0;
+    const fl_exp_parts_f64 c = fl_exp_core_f64(xc);
+    const double fn = c.fn;
+    double y = c.y;
     y = x > hi_lim ? INFINITY : y;
     y = x < lo_lim ? 0.0 : y;
     y = x == x ? y : x;
     /* expm1: 2^n pm1 + (2^n - 1) with one normal scale while |n| <= 100 */
     const double fnc = fn > 100.0 ? 100.0 : (fn < -100.0 ? -100.0 : fn);
-    const double sc = fl_from_bits_f64(fl_bits_f64(fnc + (1023.0 + two52)) << 52);
-    double m = sc * pm1 + (sc - 1.0);
+    const double sc = fl_exp2_small_f64(fnc);
+    double m = sc * c.pm1 + (sc - 1.0);
     m = fn == fnc ? m : y - 1.0;
     m = fabs(x) < 5.551115123125783e-17 ? x : m;   /* below 2^-54 expm1(x) = x; keeps -0 */
     fl_exp_em1_f64 res;
@@ -394,18 +376,18 @@ FL_VM_INLINE double fl_expm1_f64(double x)
 }
 
 
-FL_VM_INLINE double fl_log_f64(double x)
+/* As fl_log_core_f32; bias is the exponent bias (1023, or 1077 for an argument pre-scaled
+ * by 2^54). */
+FL_VM_INLINE double fl_log_core_f64(double u, double bias)
 {
     const double ln2_hi = 6.93147180369123816490e-01;
     const double ln2_lo = 1.90821492927058770002e-10;
-    const int sub = x < 2.2250738585072014e-308;
-    const double xs = sub ? x * 18014398509481984.0 : x;     /* 2^54 */
-    const uint64_t b = fl_bits_f64(xs);
+    const uint64_t b = fl_bits_f64(u);
     /* the biased exponent as a double without an int64 -> double conversion: place the
      * 11 exponent bits in the mantissa of 2^52 and subtract 2^52 */
     const double two52 = 4503599627370496.0;
     double fe = fl_from_bits_f64(((b >> 52) & 0x7ff) | 0x4330000000000000ull) - two52;
-    fe = fe - (sub ? 1077.0 : 1023.0);
+    fe = fe - bias;
     double m = fl_from_bits_f64((b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
     const int big = m > 1.4142135623730951;
     m = big ? 0.5 * m : m;
@@ -424,7 +406,14 @@ FL_VM_INLINE double fl_log_f64(double x)
     q = q * s2 + 1.0 / 5.0;
     q = q * s2 + 1.0 / 3.0;
     const double logm = 2.0 * s + 2.0 * s * s2 * q;
-    double y = fe * ln2_hi + (logm + fe * ln2_lo);
+    return fe * ln2_hi + (logm + fe * ln2_lo);
+}
+
+FL_VM_INLINE double fl_log_f64(double x)
+{
+    const int sub = x < 2.2250738585072014e-308;
+    const double xs = sub ? x * 18014398509481984.0 : x;     /* 2^54 */
+    double y = fl_log_core_f64(xs, sub ? 1077.0 : 1023.0);
     y = x == INFINITY ? INFINITY : y;
     y = x == 0.0 ? -INFINITY : y;
     y = x < 0.0 ? NAN : y;
@@ -473,33 +462,9 @@ FL_VM_INLINE double fl_log1p_nodiv_f64(double x)
 /* log1p(x) for x > -1, +inf or NaN, given r = 1 / (1 + x) to a few ULP (see the header). */
 FL_VM_INLINE double fl_log1p_rcp_gtm1_f64(double x, double r)
 {
-    const double ln2_hi = 6.93147180369123816490e-01;
-    const double ln2_lo = 1.90821492927058770002e-10;
     const double u = 1.0 + x;                                      /* normal, inf or NaN */
-    const uint64_t b = fl_bits_f64(u);
-    const double two52 = 4503599627370496.0;
-    double fe = fl_from_bits_f64(((b >> 52) & 0x7ff) | 0x4330000000000000ull) - two52;
-    fe = fe - 1023.0;
-    double m = fl_from_bits_f64((b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
-    const int big = m > 1.4142135623730951;
-    m = big ? 0.5 * m : m;
-    fe = big ? fe + 1.0 : fe;
-    const double f = m - 1.0;
-    const double s = f / (2.0 + f);
-    const double s2 = s * s;
-    double q = 1.0 / 21.0;
-    q = q * s2 + 1.0 / 19.0;
-    q = q * s2 + 1.0 / 17.0;
-    q = q * s2 + 1.0 / 15.0;
-    q = q * s2 + 1.0 / 13.0;
-    q = q * s2 + 1.0 / 11.0;
-    q = q * s2 + 1.0 / 9.0;
-    q = q * s2 + 1.0 / 7.0;
-    q = q * s2 + 1.0 / 5.0;
-    q = q * s2 + 1.0 / 3.0;
-    const double logm = 2.0 * s + 2.0 * s * s2 * q;
     const double c = (x - (u - 1.0)) * r;
-    double y = fe * ln2_hi + (logm + fe * ln2_lo) + c;
+    double y = fl_log_core_f64(u, 1023.0) + c;
     y = x == INFINITY ? INFINITY : y;
     return x > -1.0 ? y : NAN;                                     /* NaN also for NaN */
 }
@@ -508,73 +473,21 @@ FL_VM_INLINE double fl_log1p_rcp_gtm1_f64(double x, double r)
 FL_VM_INLINE fl_exp_em1_f64 fl_exp_expm1_nonpos_f64(double x)
 {
     const double lo_lim = -745.1332191019412076235;
-    const double magic = 6755399441055744.0;
-    const double log2e = 1.4426950408889634074;
-    const double ln2_hi = 6.93147180369123816490e-01;
-    const double ln2_lo = 1.90821492927058770002e-10;
     const int under = x < lo_lim;                /* false for NaN, which flows through */
-    const double xc = under ? lo_lim : x;
-    const double v = xc * log2e + magic;
-    const double fn = v - magic;
-    const double r = (xc - fn * ln2_hi) - fn * ln2_lo;
-    double q = 1.0 / 6227020800.0;
-    q = q * r + 1.0 / 479001600.0;
-    q = q * r + 1.0 / 39916800.0;
-    q = q * r + 1.0 / 3628800.0;
-    q = q * r + 1.0 / 362880.0;
-    q = q * r + 1.0 / 40320.0;
-    q = q * r + 1.0 / 5040.0;
-    q = q * r + 1.0 / 720.0;
-    q = q * r + 1.0 / 120.0;
-    q = q * r + 1.0 / 24.0;
-    q = q * r + 1.0 / 6.0;
-    q = q * r + 0.5;
-    const double pm1 = (q * r) * r + r;
-    const double er = pm1 + 1.0;
-    const double two52 = 4503599627370496.0;
-    const double fn1 = (fn * 0.5 + magic) - magic;
-    const double fn2 = fn - fn1;
-    const double s1 = fl_from_bits_f64(fl_bits_f64(fn1 + (1023.0 + two52)) << 52);
-    const double s2 = fl_from_bits_f64(fl_bits_f64(fn2 + (1023.0 + two52)) << 52);
-    const double y = (er * s1) * s2;
-    const double fnc = fn < -100.0 ? -100.0 : fn;
-    const double sc = fl_from_bits_f64(fl_bits_f64(fnc + (1023.0 + two52)) << 52);
+    const fl_exp_parts_f64 c = fl_exp_core_f64(under ? lo_lim : x);
+    const double sc = fl_exp2_small_f64(c.fn < -100.0 ? -100.0 : c.fn);
     fl_exp_em1_f64 res;
-    res.e = under ? 0.0 : y;
-    res.em1 = sc * pm1 + (sc - 1.0);
+    res.e = under ? 0.0 : c.y;
+    res.em1 = sc * c.pm1 + (sc - 1.0);
     return res;
 }
 
 /* log1p(x) for 0 <= x <= 4 given r = 1 / (1 + x) to a few ULP (see the header). */
 FL_VM_INLINE double fl_log1p_rcp_bounded_f64(double x, double r)
 {
-    const double ln2_hi = 6.93147180369123816490e-01;
-    const double ln2_lo = 1.90821492927058770002e-10;
     const double u = 1.0 + x;                                      /* [1, 5] */
-    const uint64_t b = fl_bits_f64(u);
-    const double two52 = 4503599627370496.0;
-    double fe = fl_from_bits_f64(((b >> 52) & 0x7ff) | 0x4330000000000000ull) - two52;
-    fe = fe - 1023.0;
-    double m = fl_from_bits_f64((b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
-    const int big = m > 1.4142135623730951;
-    m = big ? 0.5 * m : m;
-    fe = big ? fe + 1.0 : fe;
-    const double f = m - 1.0;
-    const double s = f / (2.0 + f);
-    const double s2 = s * s;
-    double q = 1.0 / 21.0;
-    q = q * s2 + 1.0 / 19.0;
-    q = q * s2 + 1.0 / 17.0;
-    q = q * s2 + 1.0 / 15.0;
-    q = q * s2 + 1.0 / 13.0;
-    q = q * s2 + 1.0 / 11.0;
-    q = q * s2 + 1.0 / 9.0;
-    q = q * s2 + 1.0 / 7.0;
-    q = q * s2 + 1.0 / 5.0;
-    q = q * s2 + 1.0 / 3.0;
-    const double logm = 2.0 * s + 2.0 * s * s2 * q;
     const double c = (x - (u - 1.0)) * r;
-    return fe * ln2_hi + (logm + fe * ln2_lo) + c;
+    return fl_log_core_f64(u, 1023.0) + c;
 }
 
 /* cosh(x) - 1 for |x| <= 2 (a few ULP; see the header). */
