@@ -363,6 +363,28 @@ def test_kl_minus_inf_log_target_and_log_input_are_masks(backend):
         assert value == pytest.approx(expected, rel=1e-12)
 
 
+def _assert_twin_and_threads_agree(loss, y_true, y_pred, w, dtype):
+    """value_grad_hess for "sum" and "none": the compiled kernels equal the NumPy twin, and
+    one and two threads agree bitwise."""
+    tol = dict(rtol=2e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for reduction in ("sum", "none"):
+        results = {}
+        for backend in ("cython", "numpy"):
+            with fl.use_backend(backend):
+                results[backend] = loss.value_grad_hess(y_true, y_pred, reduction=reduction,
+                                                        sample_weight=w)
+        for a, b in zip(results["cython"], results["numpy"]):
+            np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float),
+                                       equal_nan=True, **tol)
+        with fl.use_backend("cython"):
+            one = loss.value_grad_hess(y_true, y_pred, reduction=reduction, sample_weight=w,
+                                       n_threads=1)
+            two = loss.value_grad_hess(y_true, y_pred, reduction=reduction, sample_weight=w,
+                                       n_threads=2)
+        for a, b in zip(one, two):
+            assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("k", [1, 2, 3, 10, 16, 17, 33, 70])
 def test_sparse_softmax_short_and_long_rows_agree_with_the_twin(k, dtype):
@@ -384,24 +406,7 @@ def test_sparse_softmax_short_and_long_rows_agree_with_the_twin(k, dtype):
     for kw in ({}, {"label_smoothing": 0.1}, {"class_weight": cw}):
         loss = fl.get("sparse_categorical_cross_entropy", from_logits=True,
                       ignore_index=-100, **kw)
-        for reduction in ("sum", "none"):
-            results = {}
-            for backend in ("cython", "numpy"):
-                with fl.use_backend(backend):
-                    results[backend] = loss.value_grad_hess(y, z, reduction=reduction,
-                                                            sample_weight=w)
-            tol = dict(rtol=2e-5, atol=1e-6) if dtype == np.float32 else \
-                dict(rtol=1e-12, atol=1e-14)
-            for a, b in zip(results["cython"], results["numpy"]):
-                np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float),
-                                           equal_nan=True, **tol)
-            with fl.use_backend("cython"):
-                one = loss.value_grad_hess(y, z, reduction=reduction, sample_weight=w,
-                                           n_threads=1)
-                two = loss.value_grad_hess(y, z, reduction=reduction, sample_weight=w,
-                                           n_threads=2)
-            for a, b in zip(one, two):
-                assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+        _assert_twin_and_threads_agree(loss, y, z, w, dtype)
     bad = y.copy()
     bad[3] = k                                 # a label outside [0, k)
     with pytest.raises(ValueError, match="label"):
@@ -434,21 +439,4 @@ def test_dense_softmax_short_and_long_rows_agree_with_the_twin(k, dtype):
     w = rng.uniform(0.5, 2.0, n)
     for kw in ({}, {"label_smoothing": 0.1}):
         loss = fl.get("categorical_cross_entropy", from_logits=True, **kw)
-        for reduction in ("sum", "none"):
-            results = {}
-            for backend in ("cython", "numpy"):
-                with fl.use_backend(backend):
-                    results[backend] = loss.value_grad_hess(t, z, reduction=reduction,
-                                                            sample_weight=w)
-            tol = dict(rtol=2e-5, atol=1e-6) if dtype == np.float32 else \
-                dict(rtol=1e-12, atol=1e-14)
-            for a, b in zip(results["cython"], results["numpy"]):
-                np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float),
-                                           equal_nan=True, **tol)
-            with fl.use_backend("cython"):
-                one = loss.value_grad_hess(t, z, reduction=reduction, sample_weight=w,
-                                           n_threads=1)
-                two = loss.value_grad_hess(t, z, reduction=reduction, sample_weight=w,
-                                           n_threads=2)
-            for a, b in zip(one, two):
-                assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+        _assert_twin_and_threads_agree(loss, t, z, w, dtype)
